@@ -1,0 +1,173 @@
+"""Plot samples from a generator saved by any script of this collection.
+
+    python generate.py runs/lsgan_mnist/model_018740.h5              # 10x10 grid -> grid.png
+    python generate.py MODEL.h5 --grid 5 --seed 1 --out five.png
+    python generate.py MODEL.h5 --point 0.75                         # the latent vector of all 0.75s
+
+The latent size is read from the model. How to sample it (normal or uniform) and the
+range of its output ([-1,1] or [0,1]) come from the run.json that training writes beside
+the models; without one, the latent is normal and the range is read off the output layer.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+import numpy as np
+import keras
+from matplotlib.image import imsave
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def register_custom_objects():
+    """Import the training scripts beside this file so their custom classes (the WGAN's
+    weight clipping) are registered and their saved models load with no extra arguments."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    for name in ("wgan_mnist7",):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+def load_generator(path):
+    """The model at path, or ValueError if it is missing, unreadable or not a generator."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such model file")
+    register_custom_objects()
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as err:  # h5py, JSON and Keras errors all mean: not a saved Keras model
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: not a Keras model this project saved ({reason[:200]})") from None
+    in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
+    if len(model.inputs) != 1 or len(in_shape) != 2 or len(out_shape) != 4 or out_shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{path}: not a generator (it maps {in_shape[1:]} to {out_shape[1:]}; a generator maps a "
+            "latent vector to images): give a model_*.h5 that a training script saved"
+        )
+    return model
+
+
+def sampling_info(path, model):
+    """(latent distribution, output range) from run.json beside the model, else from the model."""
+    info = {}
+    run_json = os.path.join(os.path.dirname(os.path.abspath(path)), "run.json")
+    if os.path.isfile(run_json):
+        try:
+            with open(run_json, encoding="utf-8") as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            info = {}
+    distribution = info.get("latent_distribution", "normal")
+    value_range = info.get("output_range") or output_range_of(model)
+    return distribution, tuple(value_range)
+
+
+def output_range_of(model):
+    """[0,1] after a final sigmoid, else [-1,1] (tanh, as most GANs here end)."""
+    for layer in reversed(model.layers):
+        activation = getattr(layer, "activation", None)
+        if activation is not None and getattr(activation, "__name__", "") != "linear":
+            return (0.0, 1.0) if activation.__name__ == "sigmoid" else (-1.0, 1.0)
+    return (-1.0, 1.0)
+
+
+def latent_points(latent_dim, n, distribution, rng):
+    if distribution == "uniform":
+        return rng.uniform(-1.0, 1.0, size=(n, latent_dim)).astype("float32")
+    return rng.standard_normal((n, latent_dim)).astype("float32")
+
+
+def render(images, value_range, path, scale=2):
+    """Images in a square grid in one PNG, each pixel shown as scale x scale; grey is drawn
+    black on white (reversed grayscale), colour as it is. Written to a temporary name first."""
+    n = int(np.ceil(np.sqrt(len(images))))
+    h, w, c = images.shape[1:]
+    lo, hi = value_range
+    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
+    if c == 1:
+        images = 1.0 - images
+    grid = np.ones((n * (h + 1) + 1, n * (w + 1) + 1, c), dtype="float32")
+    for k, image in enumerate(images):
+        row, col = divmod(k, n)
+        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    pixels = grid[..., 0] if c == 1 else grid
+    directory, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")
+    try:
+        imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return pixels
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv=None):
+    p = Parser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("model", help="a generator .h5 saved by a training script")
+    p.add_argument("--grid", type=positive, default=10, help="plot an N x N grid of samples")
+    p.add_argument("--out", default=None, help="PNG to write (default: grid.png, or point.png with --point)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the latent points")
+    p.add_argument("--point", type=float, default=None, help="render only the latent vector whose every entry is V")
+    p.add_argument("--latent", choices=LATENT_DISTRIBUTIONS, default=None,
+                   help="latent distribution (default: from run.json beside the model, else normal)")
+    p.add_argument("--show", action="store_true", help="also open the picture in a window")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = args.out or ("grid.png" if args.point is None else "point.png")
+    try:
+        if os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            raise ValueError(f"--out {out}: not a file in an existing folder")
+        model = load_generator(args.model)
+        distribution, value_range = sampling_info(args.model, model)
+    except ValueError as err:
+        print(f"generate.py: error: {err}", file=sys.stderr)
+        return 2
+    latent_dim = model.inputs[0].shape[-1]
+    if args.point is not None:
+        z = np.full((1, latent_dim), args.point, dtype="float32")
+    else:
+        rng = np.random.default_rng(args.seed)
+        z = latent_points(latent_dim, args.grid * args.grid, args.latent or distribution, rng)
+    images = np.asarray(model.predict(z, verbose=0))
+    pixels = render(images, value_range, out)
+    print(f"wrote {out} ({len(images)} image{'s' * (len(images) > 1)} of {images.shape[1:]}, latent {latent_dim})")
+    if args.show:
+        import matplotlib.pyplot as plt
+
+        plt.imshow(pixels, cmap="gray", vmin=0.0, vmax=1.0)
+        plt.axis("off")
+        plt.show()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
