@@ -13,7 +13,6 @@ functions, in the same order, in every script of this collection.
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -34,6 +33,7 @@ N_BATCH = 64
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 IMAGE_SHAPE = (28, 28, 1)
+REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # least-squares targets for the discriminator
 OUT_DIR = os.path.join("runs", "lsgan_mnist")
 # What generate.py needs to know to sample from a saved generator (written to run.json).
 LATENT_DISTRIBUTION = "normal"
@@ -171,9 +171,9 @@ def read_npz_images(path):
 
 
 def generate_real_samples(dataset, n_samples):
-    """A random batch of real images with target 1.0."""
+    """A random batch of real images with target REAL_LABEL."""
     ix = np.random.randint(0, dataset.shape[0], n_samples)
-    return dataset[ix], np.ones((n_samples, 1), dtype="float32")
+    return dataset[ix], np.full((n_samples, 1), REAL_LABEL, dtype="float32")
 
 
 def generate_latent_points(latent_dim, n_samples):
@@ -182,14 +182,14 @@ def generate_latent_points(latent_dim, n_samples):
 
 
 def generate_fake_samples(generator, latent_dim, n_samples):
-    """Generated images with target 0.0.
+    """Generated images with target FAKE_LABEL.
 
     predict_on_batch is one compiled call with no data pipeline or progress bar, unlike
     predict(). Like the tutorial's predict(), it runs the generator in inference mode.
     """
     x_input = generate_latent_points(latent_dim, n_samples)
     images = np.asarray(generator.predict_on_batch(x_input))
-    return images, np.zeros((n_samples, 1), dtype="float32")
+    return images, np.full((n_samples, 1), FAKE_LABEL, dtype="float32")
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
 # Training
 # ---------------------------------------------------------------------------------------
 def train_discriminator(g_model, d_model, dataset, latent_dim, half_batch):
-    """Two discriminator updates: real images at 1.0, then generated ones at 0.0."""
+    """Two discriminator updates: real images, then generated ones."""
     X_real, y_real = generate_real_samples(dataset, half_batch)
     X_fake, y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
     d_loss1 = d_model.train_on_batch(X_real, y_real)
@@ -287,7 +287,7 @@ def train_discriminator(g_model, d_model, dataset, latent_dim, half_batch):
 def train_generator(gan_model, latent_dim, n_batch):
     """One generator update through the composite model: generated images labelled real."""
     z_input = generate_latent_points(latent_dim, n_batch)
-    return gan_model.train_on_batch(z_input, np.ones((n_batch, 1), dtype="float32"))
+    return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
 
 
 def train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch):

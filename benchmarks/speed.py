@@ -1,6 +1,7 @@
 """Steps per second of a training loop on synthetic data, warm-up excluded.
 
     python benchmarks/speed.py                         # LSGAN, batch 64, current backend
+    python benchmarks/speed.py --script wgan_mnist7    # a step = 5 critic rounds + 1 generator update
     KERAS_BACKEND=jax python benchmarks/speed.py --steps 200
 
 A step is the script's own train_step(), the call its train() makes once per step;
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 import keras
 
-SCRIPTS = ("lsgan_mnist",)
+SCRIPTS = ("lsgan_mnist", "wgan_mnist7")
 
 
 def main():
@@ -32,7 +33,7 @@ def main():
     a = p.parse_args()
     m = importlib.import_module(a.script)
     keras.utils.set_random_seed(0)
-    d_model = m.define_discriminator()
+    d_model = (getattr(m, "define_critic", None) or m.define_discriminator)()
     g_model = m.define_generator(a.latent_dim)
     gan_model = m.define_gan(g_model, d_model)
     dataset = np.random.uniform(-1, 1, (2048,) + m.IMAGE_SHAPE).astype("float32")

@@ -1,0 +1,463 @@
+"""Wasserstein GAN (WGAN) on the MNIST sevens, on Keras 3.
+
+The classic Keras tutorial's models and hyperparameters, with the training semantics
+repaired for Keras 3: the critic really trains, the composite model updates the generator
+only, and the critic's BatchNorm uses batch statistics in both updates.
+What makes it a WGAN: a linear critic score, targets -1 (real) and +1 (generated), the
+Wasserstein loss, weight clipping, 5 critic updates per generator update, and RMSprop.
+
+    python wgan_mnist7.py                      # 10 epochs on the sevens (MNIST downloaded by Keras)
+    python wgan_mnist7.py --data mnist.npz     # a local copy, as keras.datasets returns it
+    python wgan_mnist7.py --help               # every flag and its default
+
+Each section below (models, data, outputs, training, command line) has the same
+functions, in the same order, in every script of this collection.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+import numpy as np
+import keras
+from keras import layers
+from matplotlib.figure import Figure
+from matplotlib.image import imsave
+
+# Published hyperparameters: these are the defaults.
+LATENT_DIM = 100
+N_EPOCHS = 10
+N_BATCH = 64
+N_CRITIC = 5  # critic updates per generator update
+CLIP_VALUE = 0.01  # critic kernels are clipped to [-CLIP_VALUE, CLIP_VALUE]
+LEARNING_RATE = 0.00005  # RMSprop, no momentum
+DIGIT = 7
+IMAGE_SHAPE = (28, 28, 1)
+REAL_LABEL, FAKE_LABEL = -1.0, 1.0  # Wasserstein targets for the critic
+OUT_DIR = os.path.join("runs", "wgan_mnist7")
+# What generate.py needs to know to sample from a saved generator (written to run.json).
+LATENT_DISTRIBUTION = "normal"
+OUTPUT_RANGE = (-1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="keras_gans")
+class ClipConstraint(keras.constraints.Constraint):
+    """Clip weights to a hypercube after every update: the WGAN's way to keep the critic
+    (roughly) Lipschitz. Registered so load_model() needs no custom_objects."""
+
+    def __init__(self, clip_value=CLIP_VALUE):
+        self.clip_value = clip_value
+
+    def __call__(self, weights):
+        return keras.ops.clip(weights, -self.clip_value, self.clip_value)
+
+    def get_config(self):
+        return {"clip_value": self.clip_value}
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+def wasserstein_loss(y_true, y_pred):
+    """The mean of target x score: with targets -1 (real) and +1 (fake) the critic learns to
+    score real images high and generated ones low."""
+    return keras.ops.mean(y_true * y_pred)
+
+
+def define_critic(in_shape=IMAGE_SHAPE, clip_value=CLIP_VALUE):
+    """Two clipped strided convolutions and a linear output: a score, not a probability."""
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    const = ClipConstraint(clip_value)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=in_shape),
+            layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=init, kernel_constraint=const),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=init, kernel_constraint=const),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Flatten(),
+            layers.Dense(1, activation="linear", kernel_initializer=init),
+        ],
+        name="critic",
+    )
+    model.compile(loss=wasserstein_loss, optimizer=keras.optimizers.RMSprop(learning_rate=LEARNING_RATE))
+    return model
+
+
+def define_generator(latent_dim):
+    """Not compiled: it is only ever trained through the composite model."""
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,)),
+            layers.Dense(128 * 7 * 7, kernel_initializer=init),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Reshape((7, 7, 128)),
+            layers.Conv2DTranspose(128, 4, strides=2, padding="same", kernel_initializer=init),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2DTranspose(128, 4, strides=2, padding="same", kernel_initializer=init),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(1, 7, padding="same", kernel_initializer=init),
+            layers.Activation("tanh"),
+        ],
+        name="generator",
+    )
+
+
+class GeneratorUpdate(keras.Sequential):
+    """Generator followed by critic; training it changes the generator's weights only.
+
+    The Keras 2 tutorials set `critic.trainable = False` before compiling this model.
+    In Keras 3 that flag is read at every step, not captured by compile(): it freezes the
+    critic everywhere (its own updates do nothing) and puts its BatchNorm layers in
+    inference mode. Here every layer stays trainable, so the critic's BatchNorm uses
+    batch statistics exactly as in its own updates; this model just leaves the
+    critic's weights out of the set its optimizer updates. Keras' trainers read that
+    set from these four properties on every backend.
+    """
+
+    @property
+    def trainable_weights(self):
+        return self.layers[0].trainable_weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        return self._not_trained(self.weights)
+
+    @property
+    def non_trainable_variables(self):
+        return self._not_trained(self.variables)
+
+    def _not_trained(self, pool):
+        trained = {id(v) for v in self.trainable_weights}
+        return [v for v in pool if id(v) not in trained]
+
+
+def define_gan(generator, critic):
+    """The composite model: latent point -> image -> score, updating the generator only."""
+    model = GeneratorUpdate([generator, critic], name="gan")
+    model.compile(loss=wasserstein_loss, optimizer=keras.optimizers.RMSprop(learning_rate=LEARNING_RATE))
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+def load_real_samples(path=None, digit=DIGIT):
+    """The MNIST training images of one digit scaled to [-1,1] (tanh's range), (n, 28, 28, 1).
+
+    Without `path`, Keras downloads MNIST; `path` is an .npz laid out as Keras returns it.
+    Bad files raise ValueError with a one-line message.
+    """
+    if path is None:
+        (x_train, y_train), (_, _) = keras.datasets.mnist.load_data()
+    else:
+        x_train, y_train = read_npz_images(path)
+    x = np.asarray(x_train, dtype="float32")[np.asarray(y_train).reshape(-1) == digit]
+    if len(x) == 0:
+        raise ValueError(f"{path}: no training images of the digit {digit}")
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    if x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{path}: x_train has images of shape {x.shape[1:]}, expected {IMAGE_SHAPE} "
+            "(or (28, 28)), as keras.datasets.mnist returns them"
+        )
+    return (x - 127.5) / 127.5
+
+
+def read_npz_images(path):
+    """x_train and y_train from an .npz, or ValueError saying what is wrong with the file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such data file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for key in ("x_train", "y_train"):
+                if key not in data.files:
+                    raise ValueError(f"{path}: no {key} array (it has: {', '.join(data.files)})")
+            if len(data["x_train"]) != len(data["y_train"]):
+                raise ValueError(f"{path}: x_train and y_train differ in length")
+            return data["x_train"], data["y_train"]
+    except ValueError:
+        raise
+    except Exception as err:  # zipfile/OSError/pickle errors all mean: not a readable .npz
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def generate_real_samples(dataset, n_samples):
+    """A random batch of real images with target REAL_LABEL."""
+    ix = np.random.randint(0, dataset.shape[0], n_samples)
+    return dataset[ix], np.full((n_samples, 1), REAL_LABEL, dtype="float32")
+
+
+def generate_latent_points(latent_dim, n_samples):
+    """Standard normal latent points, as in the tutorial."""
+    return np.random.randn(n_samples, latent_dim).astype("float32")
+
+
+def generate_fake_samples(generator, latent_dim, n_samples):
+    """Generated images with target FAKE_LABEL.
+
+    predict_on_batch is one compiled call with no data pipeline or progress bar, unlike
+    predict(). Like the tutorial's predict(), it runs the generator in inference mode.
+    """
+    x_input = generate_latent_points(latent_dim, n_samples)
+    images = np.asarray(generator.predict_on_batch(x_input))
+    return images, np.full((n_samples, 1), FAKE_LABEL, dtype="float32")
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs (every file is written to a temporary name, then renamed into place)
+# ---------------------------------------------------------------------------------------
+def save_atomically(path, write):
+    """Call write(tmp) and rename tmp to path: an interrupted run never leaves half a file."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_grid(images, path, value_range=OUTPUT_RANGE, scale=2):
+    """A square grid of images in one PNG, each pixel shown as scale x scale; grey is
+    drawn black on white (reversed grayscale), as in the tutorial."""
+    n = int(np.ceil(np.sqrt(len(images))))
+    h, w, c = images.shape[1:]
+    lo, hi = value_range
+    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
+    if c == 1:
+        images = 1.0 - images
+    grid = np.ones((n * (h + 1) + 1, n * (w + 1) + 1, c), dtype="float32")
+    for k, image in enumerate(images):
+        row, col = divmod(k, n)
+        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    pixels = grid[..., 0] if c == 1 else grid
+    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
+
+
+def write_run_info(out_dir, latent_dim, **settings):
+    """run.json: how to sample the generators saved in out_dir (generate.py reads it)."""
+    info = dict(
+        script=os.path.basename(__file__),
+        latent_dim=latent_dim,
+        latent_distribution=LATENT_DISTRIBUTION,
+        output_range=list(OUTPUT_RANGE),
+        keras_version=keras.__version__,
+        backend=keras.backend.backend(),
+        **settings,
+    )
+    path = os.path.join(out_dir, "run.json")
+    save_atomically(path, lambda tmp: _write_text(tmp, json.dumps(info, indent=2) + "\n"))
+
+
+def _write_text(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def summarize_performance(step, g_model, latent_dim, n_samples=100, out_dir=".", c_model=None):
+    """Each epoch: a grid of generated digits and the generator (and the critic, if given),
+    named by step."""
+    X, _ = generate_fake_samples(g_model, latent_dim, n_samples)
+    save_grid(X, os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)))
+    model_path = os.path.join(out_dir, "model_%06d.h5" % (step + 1))
+    save_atomically(model_path, lambda tmp: g_model.save(tmp))
+    if c_model is not None:
+        save_atomically(os.path.join(out_dir, "critic_%06d.h5" % (step + 1)), lambda tmp: c_model.save(tmp))
+    return model_path
+
+
+def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
+    """Line plot of the three losses, and history.csv with one row per generator update."""
+    fig = Figure(figsize=(10, 5))
+    ax = fig.add_subplot()
+    ax.plot(d1_hist, label="crit_real")
+    ax.plot(d2_hist, label="crit_fake")
+    ax.plot(g_hist, label="gen")
+    ax.set_xlabel("step")
+    ax.legend()
+    save_atomically(
+        os.path.join(out_dir, "plot_line_plot_loss.png"), lambda tmp: fig.savefig(tmp, format="png")
+    )
+    rows = ["step,c1,c2,g"] + [
+        f"{i + 1},{d1:.6g},{d2:.6g},{g:.6g}" for i, (d1, d2, g) in enumerate(zip(d1_hist, d2_hist, g_hist))
+    ]
+    save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+def train_discriminator(g_model, c_model, dataset, latent_dim, half_batch):
+    """Two critic updates: real images, then generated ones. Each update clips the
+    critic's kernels (their ClipConstraint runs after the optimizer's step)."""
+    X_real, y_real = generate_real_samples(dataset, half_batch)
+    X_fake, y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
+    c_loss1 = c_model.train_on_batch(X_real, y_real)
+    c_loss2 = c_model.train_on_batch(X_fake, y_fake)
+    return c_loss1, c_loss2
+
+
+def train_generator(gan_model, latent_dim, n_batch):
+    """One generator update through the composite model: generated images labelled real."""
+    z_input = generate_latent_points(latent_dim, n_batch)
+    return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
+
+
+def train_step(g_model, c_model, gan_model, dataset, latent_dim, n_batch, n_critic=N_CRITIC):
+    """One step of train(): n_critic rounds of critic updates, then one generator update.
+    Returns the critic's mean losses over the rounds, and the generator's loss."""
+    c1, c2 = zip(*[train_discriminator(g_model, c_model, dataset, latent_dim, n_batch // 2) for _ in range(n_critic)])
+    g_loss = train_generator(gan_model, latent_dim, n_batch)
+    return float(np.mean(c1)), float(np.mean(c2)), g_loss
+
+
+def train(
+    g_model,
+    c_model,
+    gan_model,
+    dataset,
+    latent_dim,
+    n_epochs=N_EPOCHS,
+    n_batch=N_BATCH,
+    n_critic=N_CRITIC,
+    out_dir=".",
+    max_steps=None,
+    verbose=1,
+):
+    """The tutorial's loop: each epoch saves a grid and the generator; returns the history."""
+    bat_per_epo = dataset.shape[0] // n_batch
+    if bat_per_epo < 1 or n_batch < 2:
+        raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
+    n_steps = bat_per_epo * n_epochs if max_steps is None else min(max_steps, bat_per_epo * n_epochs)
+    os.makedirs(out_dir, exist_ok=True)
+    write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, n_critic=n_critic, max_steps=max_steps)
+    c1_hist, c2_hist, g_hist = [], [], []
+    # A live bar on a terminal or in a notebook; one line per epoch in a log file.
+    live = sys.stdout.isatty() or "ipykernel" in sys.modules
+    progress = verbose if (live or not verbose) else 2
+    progbar, start = None, None
+    for i in range(n_steps):
+        if i % bat_per_epo == 0:
+            epoch = i // bat_per_epo
+            if verbose:
+                print(f"Epoch {epoch + 1}/{n_epochs}")
+            steps_this_epoch = min(bat_per_epo, n_steps - i)
+            progbar = keras.utils.Progbar(
+                steps_this_epoch, stateful_metrics=["c1", "c2", "g", "steps/s"], verbose=progress
+            )
+            start = time.perf_counter()
+        c_loss1, c_loss2, g_loss = train_step(g_model, c_model, gan_model, dataset, latent_dim, n_batch, n_critic)
+        c1_hist.append(c_loss1)
+        c2_hist.append(c_loss2)
+        g_hist.append(g_loss)
+        done = i % bat_per_epo + 1
+        progbar.update(
+            done,
+            [("c1", c_loss1), ("c2", c_loss2), ("g", g_loss), ("steps/s", done / (time.perf_counter() - start))],
+        )
+        if (i + 1) % bat_per_epo == 0 or i + 1 == n_steps:
+            summarize_performance(i, g_model, latent_dim, out_dir=out_dir, c_model=c_model)
+    plot_history(c1_hist, c2_hist, g_hist, out_dir=out_dir)
+    return {"c1": c1_hist, "c2": c2_hist, "g": g_hist}
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png")
+
+
+def check_out_dir(out_dir, overwrite=False):
+    """Refuse to train into a folder that already holds a run, unless asked to."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {out_dir}: exists and is not a folder")
+    if overwrite or not os.path.isdir(out_dir):
+        return
+    names = os.listdir(out_dir)
+    if any(n in RUN_OUTPUTS or n.startswith(("model_", "critic_", "generated_plot_")) for n in names):
+        raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+def parse_args(argv=None):
+    p = Parser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--epochs", type=positive, default=N_EPOCHS, help="training epochs")
+    p.add_argument("--n-critic", type=positive, default=N_CRITIC, help="critic updates per generator update")
+    p.add_argument("--clip", type=positive_float, default=CLIP_VALUE, help="clip critic kernels to [-CLIP, CLIP]")
+    p.add_argument("--digit", type=int, choices=range(10), default=DIGIT, metavar="{0..9}", help="train on this digit")
+    p.add_argument("--batch-size", type=positive, default=N_BATCH, help="images per update (half real, half fake for the critic)")
+    p.add_argument("--latent-dim", type=positive, default=LATENT_DIM, help="size of the latent space")
+    p.add_argument("--data", default=None, help="local .npz with x_train; default: download MNIST through Keras")
+    p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
+    p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
+    p.add_argument("--max-steps", type=positive, default=None, help="stop after this many generator updates (final outputs still written)")
+    p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    args = p.parse_args(argv)
+    if args.batch_size < 2:
+        p.error("argument --batch-size: must be at least 2 (half real, half generated)")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        check_out_dir(args.out, args.overwrite)
+        dataset = load_real_samples(args.data, args.digit)
+        if dataset.shape[0] < args.batch_size:
+            raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
+    except ValueError as err:
+        print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+    c_model = define_critic(clip_value=args.clip)
+    g_model = define_generator(args.latent_dim)
+    gan_model = define_gan(g_model, c_model)
+    train(g_model, c_model, gan_model, dataset, args.latent_dim, args.epochs, args.batch_size,
+          n_critic=args.n_critic, out_dir=args.out, max_steps=args.max_steps)
+    print(f"outputs in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
