@@ -14,6 +14,7 @@ functions, in the same order, in every script of this collection.
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -225,6 +226,18 @@ def save_grid(images, path, value_range=OUTPUT_RANGE, scale=2):
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
 
 
+def save_model(model, path):
+    """model.save() through a temporary name. .h5 is the tutorials' format, which Keras calls
+    legacy on every save; that notice is held back here."""
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)
+    try:
+        save_atomically(path, model.save)
+    finally:
+        absl_log.setLevel(level)
+
+
 def write_run_info(out_dir, latent_dim, **settings):
     """run.json: how to sample the generators saved in out_dir (generate.py reads it)."""
     info = dict(
@@ -250,7 +263,7 @@ def summarize_performance(step, g_model, latent_dim, n_samples=100, out_dir=".")
     X, _ = generate_fake_samples(g_model, latent_dim, n_samples)
     save_grid(X, os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)))
     model_path = os.path.join(out_dir, "model_%06d.h5" % (step + 1))
-    save_atomically(model_path, lambda tmp: g_model.save(tmp))
+    save_model(g_model, model_path)
     return model_path
 
 

@@ -27,7 +27,7 @@ def trainable_paths(model):
     return {v.path for v in model.trainable_weights}
 
 
-@pytest.fixture(scope="module", params=["lsgan_mnist", "wgan_mnist7"])
+@pytest.fixture(scope="module", params=["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10"])
 def script(request):
     """The script under test (each has the same function names)."""
     return importlib.import_module(request.param)
@@ -40,14 +40,14 @@ def models(script):
     d_model = d_model()
     g_model = script.define_generator(LATENT)
     gan_model = script.define_gan(g_model, d_model)
-    dataset = np.random.uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    dataset = np.random.uniform(-1, 1, (64,) + script.IMAGE_SHAPE).astype("float32")
     return g_model, d_model, gan_model, dataset
 
 
 def test_discriminator_update_changes_discriminator_only(script, models):
     g_model, d_model, gan_model, dataset = models
     g0, d0 = snapshot(g_model), snapshot(d_model)
-    script.train_discriminator(g_model, d_model, dataset, LATENT, half_batch=8)
+    script.train_discriminator(g_model, d_model, dataset, LATENT, 8)
     assert trainable_paths(d_model) <= changed(d0, snapshot(d_model))
     assert changed(g0, snapshot(g_model)) == set(), "a discriminator update touched the generator"
 
@@ -61,39 +61,64 @@ def test_generator_update_changes_generator_only(script, models):
     assert changed(d0, snapshot(d_model)) & trainable_paths(d_model) == set()
     # the discriminator can still learn afterwards: nothing was frozen for good
     d1 = snapshot(d_model)
-    script.train_discriminator(g_model, d_model, dataset, LATENT, half_batch=8)
+    script.train_discriminator(g_model, d_model, dataset, LATENT, 8)
     assert trainable_paths(d_model) <= changed(d1, snapshot(d_model))
 
 
-def loss_of(model, y_pred, target):
-    """The model's compiled loss (MSE for the LSGAN, Wasserstein for the WGAN), by hand."""
+def loss_of(model, y_pred, y_true):
+    """The model's compiled loss (MSE, Wasserstein or cross-entropy), by hand."""
     loss = keras.losses.get(model.loss)
-    y_true = np.full((len(y_pred), 1), target, dtype="float32")
-    return float(np.mean(keras.ops.convert_to_numpy(loss(y_true, y_pred))))
+    return float(np.mean(keras.ops.convert_to_numpy(loss(np.asarray(y_true, "float32"), y_pred))))
 
 
-def test_generator_update_runs_discriminator_batchnorm_on_batch_statistics(script, models):
+def replay_first_update(model, update):
+    """Run update() and return (the loss it reported for its first model.train_on_batch,
+    that loss recomputed with every layer in training mode, and in inference mode).
+
+    The model's whole state (weights, BatchNorm statistics, dropout seeds) is rewound before
+    each recomputation, so dropout draws the same masks as the real update did.
+    """
+    state = [(v, keras.ops.convert_to_numpy(v.value)) for v in model.variables]
+    calls, real_train_on_batch = [], model.train_on_batch
+
+    def recording(x, y):
+        calls.append((x, y, real_train_on_batch(x, y)))
+        return calls[-1][2]
+
+    model.train_on_batch = recording
+    try:
+        update()
+    finally:
+        del model.train_on_batch
+    x, y, reported = calls[0]
+    recomputed = {}
+    for training in (True, False):
+        for v, value in state:
+            v.assign(value)
+        recomputed[training] = loss_of(model, model(x, training=training), y)
+    return float(np.ravel(reported)[0]), recomputed[True], recomputed[False]
+
+
+def assert_reported_is_training_mode(reported, training, inference):
+    tolerance = 3e-6 * max(1.0, abs(training))  # float32 rounding, compiled step against eager replay
+    assert abs(reported - training) <= tolerance
+    assert abs(inference - training) > 10 * tolerance  # so the check can tell the two modes apart
+
+
+def test_generator_update_runs_every_layer_in_training_mode(script, models):
+    """The discriminator's BatchNorm on batch statistics (and dropout on) during the
+    generator's update, as in the discriminator's own updates."""
     g_model, d_model, gan_model, _ = models
-    np.random.seed(7)
-    z = script.generate_latent_points(LATENT, 16)
-    images = g_model(z, training=True)
-    batch_stats = loss_of(gan_model, d_model(images, training=True), script.REAL_LABEL)
-    moving_stats = loss_of(gan_model, d_model(images, training=False), script.REAL_LABEL)
-    assert abs(batch_stats - moving_stats) > 1e-3 * max(abs(batch_stats), 1e-6)  # the check can tell them apart
-    np.random.seed(7)  # train_generator draws the same z
-    loss = script.train_generator(gan_model, LATENT, n_batch=16)
-    assert loss == pytest.approx(batch_stats, rel=1e-4)
+    reported, training, inference = replay_first_update(
+        gan_model, lambda: script.train_generator(gan_model, LATENT, n_batch=16))
+    assert_reported_is_training_mode(reported, training, inference)
 
 
-def test_discriminator_update_runs_batchnorm_on_batch_statistics(script, models):
+def test_discriminator_update_runs_every_layer_in_training_mode(script, models):
     g_model, d_model, _, dataset = models
-    np.random.seed(3)
-    real, _ = script.generate_real_samples(dataset, 8)
-    expected = loss_of(d_model, d_model(real, training=True), script.REAL_LABEL)
-    assert abs(expected - loss_of(d_model, d_model(real, training=False), script.REAL_LABEL)) > 1e-3 * max(abs(expected), 1e-6)
-    np.random.seed(3)
-    d_loss1, _ = script.train_discriminator(g_model, d_model, dataset, LATENT, half_batch=8)
-    assert d_loss1 == pytest.approx(expected, rel=1e-4)
+    reported, training, inference = replay_first_update(
+        d_model, lambda: script.train_discriminator(g_model, d_model, dataset, LATENT, 8))
+    assert_reported_is_training_mode(reported, training, inference)
 
 
 def test_critic_kernels_stay_clipped(script, models):
@@ -104,6 +129,6 @@ def test_critic_kernels_stay_clipped(script, models):
     assert len(clipped) == 2
     assert max(np.abs(keras.ops.convert_to_numpy(k)).max() for k in clipped) > script.CLIP_VALUE  # init is wider
     for _ in range(3):
-        script.train_discriminator(g_model, c_model, dataset, LATENT, half_batch=8)
+        script.train_discriminator(g_model, c_model, dataset, LATENT, 8)
         for kernel in clipped:
             assert np.abs(keras.ops.convert_to_numpy(kernel)).max() <= script.CLIP_VALUE + 1e-7

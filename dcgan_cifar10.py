@@ -1,0 +1,451 @@
+"""DCGAN on CIFAR-10 small colour photographs, on Keras 3.
+
+The classic Keras tutorial's models and hyperparameters, with the training semantics
+repaired for Keras 3: the discriminator really trains, and the composite model updates the
+generator only, with the discriminator's dropout in training mode in both updates.
+What sets this variant apart: 32x32 colour images, strided convolutions with no BatchNorm,
+binary cross-entropy, a long run (200 epochs) with the discriminator's accuracy on real and
+generated images reported every 10 epochs; and the tutorial's suggested extensions as flags.
+
+    python dcgan_cifar10.py                        # 200 epochs on CIFAR-10 (downloaded by Keras)
+    python dcgan_cifar10.py --data cifar10.npz     # a local copy, as keras.datasets returns it
+    python dcgan_cifar10.py --help                 # every flag and its default
+
+Each section below (models, data, outputs, training, command line) has the same
+functions, in the same order, in every script of this collection.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+import numpy as np
+import keras
+from keras import layers
+from matplotlib.figure import Figure
+from matplotlib.image import imsave
+
+# Published hyperparameters: these are the defaults.
+LATENT_DIM = 100
+N_EPOCHS = 200
+N_BATCH = 128
+EVAL_EVERY = 10  # epochs between accuracy reports, grids and saved generators
+N_EVAL = 150  # real and generated images for the accuracy report
+LEARNING_RATE = 0.0002
+BETA_1 = 0.5
+IMAGE_SHAPE = (32, 32, 3)
+REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # binary cross-entropy targets
+SMOOTH_LABEL, SMOOTH_NOISE = 0.9, 0.05  # --label-smoothing: real targets 0.9 +- up to 0.05
+OUT_DIR = os.path.join("runs", "dcgan_cifar10")
+# What generate.py needs to know to sample from a saved generator (written to run.json).
+LATENT_DISTRIBUTION = "normal"
+OUTPUT_RANGE = (-1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------
+def define_discriminator(in_shape=IMAGE_SHAPE, batchnorm=False):
+    """Strided 3x3 convolutions down to 4x4, dropout, and a sigmoid probability.
+    batchnorm=True adds BatchNorm after each convolution but the first (an extension)."""
+    model = keras.Sequential(name="discriminator")
+    model.add(keras.Input(shape=in_shape))
+    for filters, strides in ((64, 1), (128, 2), (128, 2), (256, 2)):
+        model.add(layers.Conv2D(filters, 3, strides=strides, padding="same"))
+        if batchnorm and filters != 64:
+            model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(negative_slope=0.2))
+    model.add(layers.Flatten())
+    model.add(layers.Dropout(0.4))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(
+        loss="binary_crossentropy",
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def define_generator(latent_dim, batchnorm=False, upsampling=False):
+    """Not compiled: it is only ever trained through the composite model.
+    4x4 -> 8x8 -> 16x16 -> 32x32 by transposed convolutions, or (upsampling=True, an
+    extension) by UpSampling2D and a convolution; batchnorm=True adds BatchNorm."""
+    model = keras.Sequential(name="generator")
+    model.add(keras.Input(shape=(latent_dim,)))
+    model.add(layers.Dense(256 * 4 * 4))
+    model.add(layers.LeakyReLU(negative_slope=0.2))
+    model.add(layers.Reshape((4, 4, 256)))
+    for _ in range(3):
+        if upsampling:
+            model.add(layers.UpSampling2D())
+            model.add(layers.Conv2D(128, 3, padding="same"))
+        else:
+            model.add(layers.Conv2DTranspose(128, 4, strides=2, padding="same"))
+        if batchnorm:
+            model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(negative_slope=0.2))
+    model.add(layers.Conv2D(3, 3, padding="same", activation="tanh"))
+    return model
+
+
+class GeneratorUpdate(keras.Sequential):
+    """Generator followed by discriminator; training it changes the generator's weights only.
+
+    The Keras 2 tutorials set `discriminator.trainable = False` before compiling this model.
+    In Keras 3 that flag is read at every step, not captured by compile(): it freezes the
+    discriminator everywhere (its own updates do nothing) and puts its BatchNorm layers in
+    inference mode. Here every layer stays trainable, so the discriminator's BatchNorm uses
+    batch statistics exactly as in its own updates; this model just leaves the
+    discriminator's weights out of the set its optimizer updates. Keras' trainers read that
+    set from these four properties on every backend.
+    """
+
+    @property
+    def trainable_weights(self):
+        return self.layers[0].trainable_weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        return self._not_trained(self.weights)
+
+    @property
+    def non_trainable_variables(self):
+        return self._not_trained(self.variables)
+
+    def _not_trained(self, pool):
+        trained = {id(v) for v in self.trainable_weights}
+        return [v for v in pool if id(v) not in trained]
+
+
+def define_gan(generator, discriminator):
+    """The composite model: latent point -> image -> score, updating the generator only."""
+    model = GeneratorUpdate([generator, discriminator], name="gan")
+    model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+def load_real_samples(path=None):
+    """CIFAR-10 training images scaled to [-1,1] (tanh's range), shape (n, 32, 32, 3).
+
+    Without `path`, Keras downloads CIFAR-10; `path` is an .npz laid out as Keras returns it.
+    Bad files raise ValueError with a one-line message.
+    """
+    if path is None:
+        (x_train, _), (_, _) = keras.datasets.cifar10.load_data()
+    else:
+        x_train = read_npz_images(path)
+    x = np.asarray(x_train, dtype="float32")
+    if x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{path}: x_train has images of shape {x.shape[1:]}, expected {IMAGE_SHAPE}, "
+            "as keras.datasets.cifar10 returns them"
+        )
+    return (x - 127.5) / 127.5
+
+
+def read_npz_images(path):
+    """x_train from an .npz, or ValueError saying what is wrong with the file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such data file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "x_train" not in data.files:
+                raise ValueError(f"{path}: no x_train array (it has: {', '.join(data.files)})")
+            return data["x_train"]
+    except ValueError:
+        raise
+    except Exception as err:  # zipfile/OSError/pickle errors all mean: not a readable .npz
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def generate_real_samples(dataset, n_samples, label_smoothing=False):
+    """A random batch of real images with target REAL_LABEL, or with label_smoothing
+    (one-sided, an extension) SMOOTH_LABEL plus a little uniform noise."""
+    ix = np.random.randint(0, dataset.shape[0], n_samples)
+    if label_smoothing:
+        y = SMOOTH_LABEL + np.random.uniform(-SMOOTH_NOISE, SMOOTH_NOISE, (n_samples, 1))
+    else:
+        y = np.full((n_samples, 1), REAL_LABEL)
+    return dataset[ix], y.astype("float32")
+
+
+def generate_latent_points(latent_dim, n_samples):
+    """Standard normal latent points, as in the tutorial."""
+    return np.random.randn(n_samples, latent_dim).astype("float32")
+
+
+def generate_fake_samples(generator, latent_dim, n_samples):
+    """Generated images with target FAKE_LABEL.
+
+    predict_on_batch is one compiled call with no data pipeline or progress bar, unlike
+    predict(). Like the tutorial's predict(), it runs the generator in inference mode.
+    """
+    x_input = generate_latent_points(latent_dim, n_samples)
+    images = np.asarray(generator.predict_on_batch(x_input))
+    return images, np.full((n_samples, 1), FAKE_LABEL, dtype="float32")
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs (every file is written to a temporary name, then renamed into place)
+# ---------------------------------------------------------------------------------------
+def save_atomically(path, write):
+    """Call write(tmp) and rename tmp to path: an interrupted run never leaves half a file."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_grid(images, path, value_range=OUTPUT_RANGE, scale=2):
+    """A square grid of images in one PNG, each pixel shown as scale x scale; grey is
+    drawn black on white (reversed grayscale), as in the tutorial."""
+    n = int(np.ceil(np.sqrt(len(images))))
+    h, w, c = images.shape[1:]
+    lo, hi = value_range
+    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
+    if c == 1:
+        images = 1.0 - images
+    grid = np.ones((n * (h + 1) + 1, n * (w + 1) + 1, c), dtype="float32")
+    for k, image in enumerate(images):
+        row, col = divmod(k, n)
+        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    pixels = grid[..., 0] if c == 1 else grid
+    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
+
+
+def save_model(model, path):
+    """model.save() through a temporary name. .h5 is the tutorials' format, which Keras calls
+    legacy on every save; that notice is held back here."""
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)
+    try:
+        save_atomically(path, model.save)
+    finally:
+        absl_log.setLevel(level)
+
+
+def write_run_info(out_dir, latent_dim, **settings):
+    """run.json: how to sample the generators saved in out_dir (generate.py reads it)."""
+    info = dict(
+        script=os.path.basename(__file__),
+        latent_dim=latent_dim,
+        latent_distribution=LATENT_DISTRIBUTION,
+        output_range=list(OUTPUT_RANGE),
+        keras_version=keras.__version__,
+        backend=keras.backend.backend(),
+        **settings,
+    )
+    path = os.path.join(out_dir, "run.json")
+    save_atomically(path, lambda tmp: _write_text(tmp, json.dumps(info, indent=2) + "\n"))
+
+
+def _write_text(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def summarize_performance(step, g_model, d_model, dataset, latent_dim, n_samples=N_EVAL, out_dir="."):
+    """Every EVAL_EVERY epochs: the discriminator's accuracy on real and generated images,
+    a 7x7 grid of generated images and the generator, named by step."""
+    X_real, y_real = generate_real_samples(dataset, n_samples)
+    _, acc_real = d_model.test_on_batch(X_real, y_real)
+    X_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_samples)
+    _, acc_fake = d_model.test_on_batch(X_fake, y_fake)
+    print(f">Accuracy real: {acc_real * 100:.0f}%, fake: {acc_fake * 100:.0f}%")
+    save_grid(X_fake[:49], os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)))
+    model_path = os.path.join(out_dir, "model_%06d.h5" % (step + 1))
+    save_model(g_model, model_path)
+    return acc_real, acc_fake
+
+
+def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
+    """Line plot of the three losses, and history.csv with one row per step."""
+    fig = Figure(figsize=(10, 5))
+    ax = fig.add_subplot()
+    ax.plot(d1_hist, label="dloss1 (real)")
+    ax.plot(d2_hist, label="dloss2 (fake)")
+    ax.plot(g_hist, label="gloss")
+    ax.set_xlabel("step")
+    ax.legend()
+    save_atomically(
+        os.path.join(out_dir, "plot_line_plot_loss.png"), lambda tmp: fig.savefig(tmp, format="png")
+    )
+    rows = ["step,d1,d2,g"] + [
+        f"{i + 1},{d1:.6g},{d2:.6g},{g:.6g}" for i, (d1, d2, g) in enumerate(zip(d1_hist, d2_hist, g_hist))
+    ]
+    save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+def train_discriminator(g_model, d_model, dataset, latent_dim, half_batch, label_smoothing=False):
+    """Two discriminator updates: real images, then generated ones."""
+    X_real, y_real = generate_real_samples(dataset, half_batch, label_smoothing)
+    d_loss1, _ = d_model.train_on_batch(X_real, y_real)
+    X_fake, y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
+    d_loss2, _ = d_model.train_on_batch(X_fake, y_fake)
+    return d_loss1, d_loss2
+
+
+def train_generator(gan_model, latent_dim, n_batch):
+    """One generator update through the composite model: generated images labelled real."""
+    z_input = generate_latent_points(latent_dim, n_batch)
+    return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
+
+
+def train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch, label_smoothing=False):
+    """One step of train(): the discriminator's two updates, then the generator's."""
+    d_loss1, d_loss2 = train_discriminator(g_model, d_model, dataset, latent_dim, n_batch // 2, label_smoothing)
+    g_loss = train_generator(gan_model, latent_dim, n_batch)
+    return d_loss1, d_loss2, g_loss
+
+
+def train(
+    g_model,
+    d_model,
+    gan_model,
+    dataset,
+    latent_dim,
+    n_epochs=N_EPOCHS,
+    n_batch=N_BATCH,
+    eval_every=EVAL_EVERY,
+    label_smoothing=False,
+    out_dir=".",
+    max_steps=None,
+    verbose=1,
+):
+    """The tutorial's loop: every eval_every epochs an accuracy report, a grid and the
+    generator; returns the history."""
+    bat_per_epo = dataset.shape[0] // n_batch
+    if bat_per_epo < 1 or n_batch < 2:
+        raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
+    n_steps = bat_per_epo * n_epochs if max_steps is None else min(max_steps, bat_per_epo * n_epochs)
+    os.makedirs(out_dir, exist_ok=True)
+    write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, eval_every=eval_every,
+                   label_smoothing=label_smoothing, max_steps=max_steps)
+    d1_hist, d2_hist, g_hist = [], [], []
+    # A live bar on a terminal or in a notebook; one line per epoch in a log file.
+    live = sys.stdout.isatty() or "ipykernel" in sys.modules
+    progress = verbose if (live or not verbose) else 2
+    progbar, start = None, None
+    for i in range(n_steps):
+        if i % bat_per_epo == 0:
+            epoch = i // bat_per_epo
+            if verbose:
+                print(f"Epoch {epoch + 1}/{n_epochs}")
+            steps_this_epoch = min(bat_per_epo, n_steps - i)
+            progbar = keras.utils.Progbar(
+                steps_this_epoch, stateful_metrics=["d1", "d2", "g", "steps/s"], verbose=progress
+            )
+            start = time.perf_counter()
+        d_loss1, d_loss2, g_loss = train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch, label_smoothing)
+        d1_hist.append(d_loss1)
+        d2_hist.append(d_loss2)
+        g_hist.append(g_loss)
+        done = i % bat_per_epo + 1
+        progbar.update(
+            done,
+            [("d1", d_loss1), ("d2", d_loss2), ("g", g_loss), ("steps/s", done / (time.perf_counter() - start))],
+        )
+        if (i + 1) % (bat_per_epo * eval_every) == 0 or i + 1 == n_steps:
+            summarize_performance(i, g_model, d_model, dataset, latent_dim, out_dir=out_dir)
+    plot_history(d1_hist, d2_hist, g_hist, out_dir=out_dir)
+    return {"d1": d1_hist, "d2": d2_hist, "g": g_hist}
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png")
+
+
+def check_out_dir(out_dir, overwrite=False):
+    """Refuse to train into a folder that already holds a run, unless asked to."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {out_dir}: exists and is not a folder")
+    if overwrite or not os.path.isdir(out_dir):
+        return
+    names = os.listdir(out_dir)
+    if any(n in RUN_OUTPUTS or n.startswith(("model_", "generated_plot_")) for n in names):
+        raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv=None):
+    p = Parser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--epochs", type=positive, default=N_EPOCHS, help="training epochs")
+    p.add_argument("--eval-every", type=positive, default=EVAL_EVERY, help="epochs between accuracy reports, grids and saved generators")
+    p.add_argument("--batch-size", type=positive, default=N_BATCH, help="images per step (half real, half fake)")
+    p.add_argument("--latent-dim", type=positive, default=LATENT_DIM, help="size of the latent space")
+    p.add_argument("--data", default=None, help="local .npz with x_train; default: download MNIST through Keras")
+    p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
+    p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
+    p.add_argument("--max-steps", type=positive, default=None, help="stop after this many steps (final outputs still written)")
+    p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    p.add_argument("--batchnorm", choices=("none", "discriminator", "generator", "both"), default="none",
+                   help="extension: BatchNorm in the discriminator and/or the generator")
+    p.add_argument("--label-smoothing", action="store_true", help="extension: one-sided, real targets 0.9 +- 0.05")
+    p.add_argument("--upsampling", action="store_true", help="extension: UpSampling2D + Conv2D in place of Conv2DTranspose")
+    args = p.parse_args(argv)
+    if args.batch_size < 2:
+        p.error("argument --batch-size: must be at least 2 (half real, half generated)")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        check_out_dir(args.out, args.overwrite)
+        dataset = load_real_samples(args.data)
+        if dataset.shape[0] < args.batch_size:
+            raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
+    except ValueError as err:
+        print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+    d_model = define_discriminator(batchnorm=args.batchnorm in ("discriminator", "both"))
+    g_model = define_generator(args.latent_dim, batchnorm=args.batchnorm in ("generator", "both"), upsampling=args.upsampling)
+    gan_model = define_gan(g_model, d_model)
+    train(g_model, d_model, gan_model, dataset, args.latent_dim, args.epochs, args.batch_size,
+          eval_every=args.eval_every, label_smoothing=args.label_smoothing, out_dir=args.out, max_steps=args.max_steps)
+    print(f"outputs in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,432 @@
+"""DCGAN on MNIST (RMSprop, dropout, upsampling), on Keras 3.
+
+The older Keras DCGAN tutorial's models and hyperparameters, with the training semantics
+repaired for Keras 3: the discriminator really trains, the composite ("adversarial") model
+updates the generator only, and dropout and BatchNorm run in training mode in every update.
+What sets this variant apart: images in [0,1] and a sigmoid generator, uniform latent points,
+dropout everywhere, upsampling before transposed convolutions, RMSprop with gradient clipping
+and learning-rate decay, one discriminator update on real and fake images together, and a
+run counted in steps, not epochs.
+
+    python dcgan_mnist.py                      # 10,000 steps on MNIST (downloaded by Keras)
+    python dcgan_mnist.py --data mnist.npz     # a local copy, as keras.datasets returns it
+    python dcgan_mnist.py --help               # every flag and its default
+
+Each section below (models, data, outputs, training, command line) has the same
+functions, in the same order, in every script of this collection.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+import numpy as np
+import keras
+from keras import layers
+from matplotlib.figure import Figure
+from matplotlib.image import imsave
+
+# Published hyperparameters: these are the defaults.
+LATENT_DIM = 100
+N_STEPS = 10_000
+N_BATCH = 256
+SAVE_EVERY = 500
+D_LEARNING_RATE, D_DECAY = 0.0008, 6e-8  # RMSprop, gradient clipvalue 1.0
+A_LEARNING_RATE, A_DECAY = 0.0004, 3e-8
+CLIP_VALUE = 1.0
+IMAGE_SHAPE = (28, 28, 1)
+REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # binary cross-entropy targets
+OUT_DIR = os.path.join("runs", "dcgan_mnist")
+# What generate.py needs to know to sample from a saved generator (written to run.json).
+LATENT_DISTRIBUTION = "uniform"
+OUTPUT_RANGE = (0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------
+def decayed_rmsprop(learning_rate, decay):
+    """RMSprop as the Keras 2 tutorial built it. Keras 3 optimizers have no `decay`
+    argument; the old behaviour, lr / (1 + decay * iterations), is InverseTimeDecay with
+    decay_steps=1."""
+    schedule = keras.optimizers.schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=decay)
+    return keras.optimizers.RMSprop(learning_rate=schedule, clipvalue=CLIP_VALUE)
+
+
+def define_discriminator(in_shape=IMAGE_SHAPE):
+    """Four 5x5 convolutions, each followed by dropout, and a sigmoid probability."""
+    model = keras.Sequential(name="discriminator")
+    model.add(keras.Input(shape=in_shape))
+    for filters, strides in ((64, 2), (128, 2), (256, 2), (512, 1)):
+        model.add(layers.Conv2D(filters, 5, strides=strides, padding="same"))
+        model.add(layers.LeakyReLU(negative_slope=0.2))
+        model.add(layers.Dropout(0.4))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer=decayed_rmsprop(D_LEARNING_RATE, D_DECAY), metrics=["accuracy"])
+    return model
+
+
+def define_generator(latent_dim):
+    """Not compiled: it is only ever trained through the composite model. Its output is a
+    sigmoid, so images are in [0,1] like the data."""
+    model = keras.Sequential(name="generator")
+    model.add(keras.Input(shape=(latent_dim,)))
+    model.add(layers.Dense(256 * 7 * 7))
+    model.add(layers.BatchNormalization(momentum=0.9))
+    model.add(layers.Activation("relu"))
+    model.add(layers.Reshape((7, 7, 256)))
+    model.add(layers.Dropout(0.4))
+    for filters, upsample in ((128, True), (64, True), (32, False)):
+        if upsample:
+            model.add(layers.UpSampling2D())
+        model.add(layers.Conv2DTranspose(filters, 5, padding="same"))
+        model.add(layers.BatchNormalization(momentum=0.9))
+        model.add(layers.Activation("relu"))
+    model.add(layers.Conv2DTranspose(1, 5, padding="same"))
+    model.add(layers.Activation("sigmoid"))
+    return model
+
+
+class GeneratorUpdate(keras.Sequential):
+    """Generator followed by discriminator; training it changes the generator's weights only.
+
+    The Keras 2 tutorials set `discriminator.trainable = False` before compiling this model.
+    In Keras 3 that flag is read at every step, not captured by compile(): it freezes the
+    discriminator everywhere (its own updates do nothing) and puts its BatchNorm layers in
+    inference mode. Here every layer stays trainable, so the discriminator's BatchNorm uses
+    batch statistics exactly as in its own updates; this model just leaves the
+    discriminator's weights out of the set its optimizer updates. Keras' trainers read that
+    set from these four properties on every backend.
+    """
+
+    @property
+    def trainable_weights(self):
+        return self.layers[0].trainable_weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        return self._not_trained(self.weights)
+
+    @property
+    def non_trainable_variables(self):
+        return self._not_trained(self.variables)
+
+    def _not_trained(self, pool):
+        trained = {id(v) for v in self.trainable_weights}
+        return [v for v in pool if id(v) not in trained]
+
+
+def define_gan(generator, discriminator):
+    """The composite ("adversarial") model: latent point -> image -> probability, updating
+    the generator only."""
+    model = GeneratorUpdate([generator, discriminator], name="gan")
+    model.compile(loss="binary_crossentropy", optimizer=decayed_rmsprop(A_LEARNING_RATE, A_DECAY), metrics=["accuracy"])
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+def load_real_samples(path=None):
+    """MNIST training images scaled to [0,1] (the sigmoid's range), shape (n, 28, 28, 1).
+
+    Without `path`, Keras downloads MNIST; `path` is an .npz laid out as Keras returns it.
+    Bad files raise ValueError with a one-line message.
+    """
+    if path is None:
+        (x_train, _), (_, _) = keras.datasets.mnist.load_data()
+    else:
+        x_train = read_npz_images(path)
+    x = np.asarray(x_train, dtype="float32")
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    if x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{path}: x_train has images of shape {x.shape[1:]}, expected {IMAGE_SHAPE} "
+            "(or (28, 28)), as keras.datasets.mnist returns them"
+        )
+    return x / 255.0
+
+
+def read_npz_images(path):
+    """x_train from an .npz, or ValueError saying what is wrong with the file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such data file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "x_train" not in data.files:
+                raise ValueError(f"{path}: no x_train array (it has: {', '.join(data.files)})")
+            return data["x_train"]
+    except ValueError:
+        raise
+    except Exception as err:  # zipfile/OSError/pickle errors all mean: not a readable .npz
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def generate_real_samples(dataset, n_samples):
+    """A random batch of real images with target REAL_LABEL."""
+    ix = np.random.randint(0, dataset.shape[0], n_samples)
+    return dataset[ix], np.full((n_samples, 1), REAL_LABEL, dtype="float32")
+
+
+def generate_latent_points(latent_dim, n_samples):
+    """Latent points drawn uniformly from [-1,1], as in the tutorial."""
+    return np.random.uniform(-1.0, 1.0, size=(n_samples, latent_dim)).astype("float32")
+
+
+def generate_fake_samples(generator, latent_dim, n_samples):
+    """Generated images with target FAKE_LABEL.
+
+    predict_on_batch is one compiled call with no data pipeline or progress bar, unlike
+    predict(). Like the tutorial's predict(), it runs the generator in inference mode.
+    """
+    x_input = generate_latent_points(latent_dim, n_samples)
+    images = np.asarray(generator.predict_on_batch(x_input))
+    return images, np.full((n_samples, 1), FAKE_LABEL, dtype="float32")
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs (every file is written to a temporary name, then renamed into place)
+# ---------------------------------------------------------------------------------------
+def save_atomically(path, write):
+    """Call write(tmp) and rename tmp to path: an interrupted run never leaves half a file."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_grid(images, path, value_range=OUTPUT_RANGE, scale=2):
+    """A square grid of images in one PNG, each pixel shown as scale x scale; grey is
+    drawn black on white (reversed grayscale), as in the tutorial."""
+    n = int(np.ceil(np.sqrt(len(images))))
+    h, w, c = images.shape[1:]
+    lo, hi = value_range
+    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
+    if c == 1:
+        images = 1.0 - images
+    grid = np.ones((n * (h + 1) + 1, n * (w + 1) + 1, c), dtype="float32")
+    for k, image in enumerate(images):
+        row, col = divmod(k, n)
+        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    pixels = grid[..., 0] if c == 1 else grid
+    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
+
+
+def save_model(model, path):
+    """model.save() through a temporary name. .h5 is the tutorials' format, which Keras calls
+    legacy on every save; that notice is held back here."""
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)
+    try:
+        save_atomically(path, model.save)
+    finally:
+        absl_log.setLevel(level)
+
+
+def write_run_info(out_dir, latent_dim, **settings):
+    """run.json: how to sample the generators saved in out_dir (generate.py reads it)."""
+    info = dict(
+        script=os.path.basename(__file__),
+        latent_dim=latent_dim,
+        latent_distribution=LATENT_DISTRIBUTION,
+        output_range=list(OUTPUT_RANGE),
+        keras_version=keras.__version__,
+        backend=keras.backend.backend(),
+        **settings,
+    )
+    path = os.path.join(out_dir, "run.json")
+    save_atomically(path, lambda tmp: _write_text(tmp, json.dumps(info, indent=2) + "\n"))
+
+
+def _write_text(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def summarize_performance(step, g_model, latent_dim, n_samples=100, out_dir="."):
+    """Every save_every steps: a grid of generated digits and the generator, named by step."""
+    X, _ = generate_fake_samples(g_model, latent_dim, n_samples)
+    save_grid(X, os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)))
+    model_path = os.path.join(out_dir, "model_%06d.h5" % (step + 1))
+    save_model(g_model, model_path)
+    return model_path
+
+
+def plot_history(d_hist, a_hist, out_dir="."):
+    """Line plot of the losses and accuracies, and history.csv with one row per step.
+    Each history holds (loss, accuracy) pairs."""
+    (d_loss, d_acc), (a_loss, a_acc) = np.array(d_hist).T, np.array(a_hist).T
+    fig = Figure(figsize=(10, 8))
+    ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
+    ax_loss.plot(d_loss, label="D loss")
+    ax_loss.plot(a_loss, label="adversarial loss")
+    ax_acc.plot(d_acc, label="D accuracy")
+    ax_acc.plot(a_acc, label="adversarial accuracy")
+    ax_acc.set_xlabel("step")
+    ax_loss.legend()
+    ax_acc.legend()
+    save_atomically(
+        os.path.join(out_dir, "plot_line_plot_loss.png"), lambda tmp: fig.savefig(tmp, format="png")
+    )
+    rows = ["step,d_loss,d_acc,a_loss,a_acc"] + [
+        f"{i + 1},{d[0]:.6g},{d[1]:.6g},{a[0]:.6g},{a[1]:.6g}" for i, (d, a) in enumerate(zip(d_hist, a_hist))
+    ]
+    save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+def train_discriminator(g_model, d_model, dataset, latent_dim, n_batch):
+    """One discriminator update on n_batch real and n_batch generated images in one batch."""
+    X_real, y_real = generate_real_samples(dataset, n_batch)
+    X_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_batch)
+    return d_model.train_on_batch(np.concatenate([X_real, X_fake]), np.concatenate([y_real, y_fake]))
+
+
+def train_generator(gan_model, latent_dim, n_batch):
+    """One generator update through the composite model: generated images labelled real."""
+    z_input = generate_latent_points(latent_dim, n_batch)
+    return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
+
+
+def train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch):
+    """One step of train(): the discriminator's update, then the generator's.
+    Returns ([d_loss, d_acc], [a_loss, a_acc])."""
+    d_metrics = train_discriminator(g_model, d_model, dataset, latent_dim, n_batch)
+    a_metrics = train_generator(gan_model, latent_dim, n_batch)
+    return d_metrics, a_metrics
+
+
+def train(
+    g_model,
+    d_model,
+    gan_model,
+    dataset,
+    latent_dim,
+    n_steps=N_STEPS,
+    n_batch=N_BATCH,
+    save_every=SAVE_EVERY,
+    out_dir=".",
+    verbose=1,
+):
+    """The tutorial's loop, counted in steps: every save_every steps a grid and the
+    generator; returns the history."""
+    if dataset.shape[0] < n_batch or n_batch < 1:
+        raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
+    os.makedirs(out_dir, exist_ok=True)
+    write_run_info(out_dir, latent_dim, n_steps=n_steps, n_batch=n_batch, save_every=save_every)
+    d_hist, a_hist = [], []
+    # A live bar on a terminal or in a notebook; one line per save in a log file.
+    live = sys.stdout.isatty() or "ipykernel" in sys.modules
+    progress = verbose if (live or not verbose) else 2
+    progbar, start = None, None
+    for i in range(n_steps):
+        if i % save_every == 0:
+            if verbose:
+                print(f"Steps {i + 1}-{min(i + save_every, n_steps)} of {n_steps}")
+            progbar = keras.utils.Progbar(
+                min(save_every, n_steps - i), stateful_metrics=["d_loss", "d_acc", "a_loss", "a_acc", "steps/s"], verbose=progress
+            )
+            start = time.perf_counter()
+        d_metrics, a_metrics = train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch)
+        d_hist.append(d_metrics)
+        a_hist.append(a_metrics)
+        done = i % save_every + 1
+        progbar.update(
+            done,
+            [("d_loss", d_metrics[0]), ("d_acc", d_metrics[1]), ("a_loss", a_metrics[0]), ("a_acc", a_metrics[1]),
+             ("steps/s", done / (time.perf_counter() - start))],
+        )
+        if (i + 1) % save_every == 0 or i + 1 == n_steps:
+            summarize_performance(i, g_model, latent_dim, out_dir=out_dir)
+    plot_history(d_hist, a_hist, out_dir=out_dir)
+    return {"d": d_hist, "a": a_hist}
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png")
+
+
+def check_out_dir(out_dir, overwrite=False):
+    """Refuse to train into a folder that already holds a run, unless asked to."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {out_dir}: exists and is not a folder")
+    if overwrite or not os.path.isdir(out_dir):
+        return
+    names = os.listdir(out_dir)
+    if any(n in RUN_OUTPUTS or n.startswith(("model_", "generated_plot_")) for n in names):
+        raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv=None):
+    p = Parser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--steps", type=positive, default=N_STEPS, help="training steps (this variant counts steps)")
+    p.add_argument("--save-every", type=positive, default=SAVE_EVERY, help="save a grid and the generator every N steps")
+    p.add_argument("--batch-size", type=positive, default=N_BATCH, help="real images (and as many generated) per discriminator update, latent points per generator update")
+    p.add_argument("--latent-dim", type=positive, default=LATENT_DIM, help="size of the latent space")
+    p.add_argument("--data", default=None, help="local .npz with x_train; default: download MNIST through Keras")
+    p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
+    p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
+    p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        check_out_dir(args.out, args.overwrite)
+        dataset = load_real_samples(args.data)
+        if dataset.shape[0] < args.batch_size:
+            raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
+    except ValueError as err:
+        print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+    d_model = define_discriminator()
+    g_model = define_generator(args.latent_dim)
+    gan_model = define_gan(g_model, d_model)
+    train(g_model, d_model, gan_model, dataset, args.latent_dim, args.steps, args.batch_size,
+          save_every=args.save_every, out_dir=args.out)
+    print(f"outputs in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
