@@ -93,21 +93,27 @@ def define_generator(latent_dim):
     return model
 
 
-class GeneratorUpdate(keras.Sequential):
-    """Generator followed by discriminator; training it changes the generator's weights only.
+class Composite(keras.Model):
+    """Generator followed by discriminator, trained as one model but updating only `trained`:
+    the generator (the tutorial's composite model) or the discriminator (its update on
+    generated images).
 
-    The Keras 2 tutorials set `discriminator.trainable = False` before compiling this model.
-    In Keras 3 that flag is read at every step, not captured by compile(): it freezes the
-    discriminator everywhere (its own updates do nothing) and puts its BatchNorm layers in
-    inference mode. Here every layer stays trainable, so the discriminator's BatchNorm uses
-    batch statistics exactly as in its own updates; this model just leaves the
-    discriminator's weights out of the set its optimizer updates. Keras' trainers read that
-    set from these four properties on every backend.
+    The Keras 2 tutorials set `discriminator.trainable = False` before compiling the composite
+    model. In Keras 3 that flag is read at every step, not captured by compile(): it freezes
+    the discriminator everywhere (its own updates do nothing) and puts its BatchNorm layers in
+    inference mode. Here every layer stays trainable, so BatchNorm uses batch statistics
+    (and dropout is on) in every update; this model just leaves the other model's weights
+    out of the set its optimizer updates. Keras' trainers read that set from these four
+    properties on every backend.
     """
+
+    def __init__(self, inputs, outputs, trained, name=None):
+        super().__init__(inputs=inputs, outputs=outputs, name=name)
+        self.trained_name = trained.name
 
     @property
     def trainable_weights(self):
-        return self.layers[0].trainable_weights
+        return self.get_layer(self.trained_name).trainable_weights
 
     @property
     def trainable_variables(self):
@@ -129,8 +135,22 @@ class GeneratorUpdate(keras.Sequential):
 def define_gan(generator, discriminator):
     """The composite ("adversarial") model: latent point -> image -> probability, updating
     the generator only."""
-    model = GeneratorUpdate([generator, discriminator], name="gan")
+    z = keras.Input(shape=generator.input_shape[1:])
+    model = Composite(z, discriminator(generator(z)), trained=generator, name="gan")
     model.compile(loss="binary_crossentropy", optimizer=decayed_rmsprop(A_LEARNING_RATE, A_DECAY), metrics=["accuracy"])
+    return model
+
+
+def define_discriminator_on_fakes(generator, discriminator):
+    """(real images, latent points) -> probabilities for the real images and the generated
+    ones, in one batch as the tutorial did, updating the discriminator only: its update in
+    one compiled call, with the generator on batch statistics (and dropout) as in its own
+    update. It shares the discriminator's loss and optimizer."""
+    real = keras.Input(shape=discriminator.input_shape[1:])
+    z = keras.Input(shape=generator.input_shape[1:])
+    both = layers.Concatenate(axis=0)([real, generator(z)])
+    model = Composite([real, z], discriminator(both), trained=discriminator, name="discriminator_on_fakes")
+    model.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=["accuracy"])
     return model
 
 
@@ -185,10 +205,11 @@ def generate_latent_points(latent_dim, n_samples):
 
 
 def generate_fake_samples(generator, latent_dim, n_samples):
-    """Generated images with target FAKE_LABEL.
+    """Generated images with target FAKE_LABEL, for grids and reports; training makes its
+    own inside define_discriminator_on_fakes' model.
 
     predict_on_batch is one compiled call with no data pipeline or progress bar, unlike
-    predict(). Like the tutorial's predict(), it runs the generator in inference mode.
+    predict(). It runs the generator in inference mode, as a saved generator samples.
     """
     x_input = generate_latent_points(latent_dim, n_samples)
     images = np.asarray(generator.predict_on_batch(x_input))
@@ -294,11 +315,26 @@ def plot_history(d_hist, a_hist, out_dir="."):
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
-def train_discriminator(g_model, d_model, dataset, latent_dim, n_batch):
+def update_on_generated(d_fake_model, inputs, y):
+    """d_fake_model.train_on_batch(inputs, y), leaving the generator exactly as it was.
+
+    The generator runs on batch statistics there, as in its own update, which moves its
+    BatchNorm moving statistics; this is the discriminator's update, so they are put back.
+    The copies stay on the device: no host round trip.
+    """
+    stats = d_fake_model.get_layer("generator").non_trainable_weights
+    saved = [keras.ops.copy(v) for v in stats]
+    result = d_fake_model.train_on_batch(inputs, y)
+    for v, value in zip(stats, saved):
+        v.assign(value)
+    return result
+
+
+def train_discriminator(d_fake_model, dataset, latent_dim, n_batch):
     """One discriminator update on n_batch real and n_batch generated images in one batch."""
     X_real, y_real = generate_real_samples(dataset, n_batch)
-    X_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_batch)
-    return d_model.train_on_batch(np.concatenate([X_real, X_fake]), np.concatenate([y_real, y_fake]))
+    y = np.concatenate([y_real, np.full((n_batch, 1), FAKE_LABEL, dtype="float32")])
+    return update_on_generated(d_fake_model, [X_real, generate_latent_points(latent_dim, n_batch)], y)
 
 
 def train_generator(gan_model, latent_dim, n_batch):
@@ -307,10 +343,10 @@ def train_generator(gan_model, latent_dim, n_batch):
     return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
 
 
-def train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch):
+def train_step(d_fake_model, gan_model, dataset, latent_dim, n_batch):
     """One step of train(): the discriminator's update, then the generator's.
     Returns ([d_loss, d_acc], [a_loss, a_acc])."""
-    d_metrics = train_discriminator(g_model, d_model, dataset, latent_dim, n_batch)
+    d_metrics = train_discriminator(d_fake_model, dataset, latent_dim, n_batch)
     a_metrics = train_generator(gan_model, latent_dim, n_batch)
     return d_metrics, a_metrics
 
@@ -331,6 +367,7 @@ def train(
     generator; returns the history."""
     if dataset.shape[0] < n_batch or n_batch < 1:
         raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
+    d_fake_model = define_discriminator_on_fakes(g_model, d_model)
     os.makedirs(out_dir, exist_ok=True)
     write_run_info(out_dir, latent_dim, n_steps=n_steps, n_batch=n_batch, save_every=save_every)
     d_hist, a_hist = [], []
@@ -346,7 +383,7 @@ def train(
                 min(save_every, n_steps - i), stateful_metrics=["d_loss", "d_acc", "a_loss", "a_acc", "steps/s"], verbose=progress
             )
             start = time.perf_counter()
-        d_metrics, a_metrics = train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch)
+        d_metrics, a_metrics = train_step(d_fake_model, gan_model, dataset, latent_dim, n_batch)
         d_hist.append(d_metrics)
         a_hist.append(a_metrics)
         done = i % save_every + 1

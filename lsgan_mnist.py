@@ -90,21 +90,27 @@ def define_generator(latent_dim):
     )
 
 
-class GeneratorUpdate(keras.Sequential):
-    """Generator followed by discriminator; training it changes the generator's weights only.
+class Composite(keras.Model):
+    """Generator followed by discriminator, trained as one model but updating only `trained`:
+    the generator (the tutorial's composite model) or the discriminator (its update on
+    generated images).
 
-    The Keras 2 tutorials set `discriminator.trainable = False` before compiling this model.
-    In Keras 3 that flag is read at every step, not captured by compile(): it freezes the
-    discriminator everywhere (its own updates do nothing) and puts its BatchNorm layers in
-    inference mode. Here every layer stays trainable, so the discriminator's BatchNorm uses
-    batch statistics exactly as in its own updates; this model just leaves the
-    discriminator's weights out of the set its optimizer updates. Keras' trainers read that
-    set from these four properties on every backend.
+    The Keras 2 tutorials set `discriminator.trainable = False` before compiling the composite
+    model. In Keras 3 that flag is read at every step, not captured by compile(): it freezes
+    the discriminator everywhere (its own updates do nothing) and puts its BatchNorm layers in
+    inference mode. Here every layer stays trainable, so BatchNorm uses batch statistics
+    (and dropout is on) in every update; this model just leaves the other model's weights
+    out of the set its optimizer updates. Keras' trainers read that set from these four
+    properties on every backend.
     """
+
+    def __init__(self, inputs, outputs, trained, name=None):
+        super().__init__(inputs=inputs, outputs=outputs, name=name)
+        self.trained_name = trained.name
 
     @property
     def trainable_weights(self):
-        return self.layers[0].trainable_weights
+        return self.get_layer(self.trained_name).trainable_weights
 
     @property
     def trainable_variables(self):
@@ -125,10 +131,22 @@ class GeneratorUpdate(keras.Sequential):
 
 def define_gan(generator, discriminator):
     """The composite model: latent point -> image -> score, updating the generator only."""
-    model = GeneratorUpdate([generator, discriminator], name="gan")
+    z = keras.Input(shape=generator.input_shape[1:])
+    model = Composite(z, discriminator(generator(z)), trained=generator, name="gan")
     model.compile(
         loss="mse", optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
     )
+    return model
+
+
+def define_discriminator_on_fakes(generator, discriminator):
+    """Latent point -> image -> score, updating the discriminator only: its update on generated
+    images in one compiled call, with the generator on batch statistics as in its own
+    update. It shares the discriminator's loss and optimizer, so both of the discriminator's updates
+    step one optimizer, as in the tutorial."""
+    z = keras.Input(shape=generator.input_shape[1:])
+    model = Composite(z, discriminator(generator(z)), trained=discriminator, name="discriminator_on_fakes")
+    model.compile(loss=discriminator.loss, optimizer=discriminator.optimizer)
     return model
 
 
@@ -183,10 +201,11 @@ def generate_latent_points(latent_dim, n_samples):
 
 
 def generate_fake_samples(generator, latent_dim, n_samples):
-    """Generated images with target FAKE_LABEL.
+    """Generated images with target FAKE_LABEL, for grids and reports; training makes its
+    own inside define_discriminator_on_fakes' model.
 
     predict_on_batch is one compiled call with no data pipeline or progress bar, unlike
-    predict(). Like the tutorial's predict(), it runs the generator in inference mode.
+    predict(). It runs the generator in inference mode, as a saved generator samples.
     """
     x_input = generate_latent_points(latent_dim, n_samples)
     images = np.asarray(generator.predict_on_batch(x_input))
@@ -288,12 +307,27 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
-def train_discriminator(g_model, d_model, dataset, latent_dim, half_batch):
+def update_on_generated(d_fake_model, inputs, y):
+    """d_fake_model.train_on_batch(inputs, y), leaving the generator exactly as it was.
+
+    The generator runs on batch statistics there, as in its own update, which moves its
+    BatchNorm moving statistics; this is the discriminator's update, so they are put back.
+    The copies stay on the device: no host round trip.
+    """
+    stats = d_fake_model.get_layer("generator").non_trainable_weights
+    saved = [keras.ops.copy(v) for v in stats]
+    result = d_fake_model.train_on_batch(inputs, y)
+    for v, value in zip(stats, saved):
+        v.assign(value)
+    return result
+
+
+def train_discriminator(d_model, d_fake_model, dataset, latent_dim, half_batch):
     """Two discriminator updates: real images, then generated ones."""
     X_real, y_real = generate_real_samples(dataset, half_batch)
-    X_fake, y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
     d_loss1 = d_model.train_on_batch(X_real, y_real)
-    d_loss2 = d_model.train_on_batch(X_fake, y_fake)
+    y_fake = np.full((half_batch, 1), FAKE_LABEL, dtype="float32")
+    d_loss2 = update_on_generated(d_fake_model, generate_latent_points(latent_dim, half_batch), y_fake)
     return d_loss1, d_loss2
 
 
@@ -303,9 +337,9 @@ def train_generator(gan_model, latent_dim, n_batch):
     return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
 
 
-def train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch):
+def train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch):
     """One step of train(): the discriminator's two updates, then the generator's."""
-    d_loss1, d_loss2 = train_discriminator(g_model, d_model, dataset, latent_dim, n_batch // 2)
+    d_loss1, d_loss2 = train_discriminator(d_model, d_fake_model, dataset, latent_dim, n_batch // 2)
     g_loss = train_generator(gan_model, latent_dim, n_batch)
     return d_loss1, d_loss2, g_loss
 
@@ -327,6 +361,7 @@ def train(
     if bat_per_epo < 1 or n_batch < 2:
         raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
     n_steps = bat_per_epo * n_epochs if max_steps is None else min(max_steps, bat_per_epo * n_epochs)
+    d_fake_model = define_discriminator_on_fakes(g_model, d_model)
     os.makedirs(out_dir, exist_ok=True)
     write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, max_steps=max_steps)
     d1_hist, d2_hist, g_hist = [], [], []
@@ -344,7 +379,7 @@ def train(
                 steps_this_epoch, stateful_metrics=["d1", "d2", "g", "steps/s"], verbose=progress
             )
             start = time.perf_counter()
-        d_loss1, d_loss2, g_loss = train_step(g_model, d_model, gan_model, dataset, latent_dim, n_batch)
+        d_loss1, d_loss2, g_loss = train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch)
         d1_hist.append(d_loss1)
         d2_hist.append(d_loss2)
         g_hist.append(g_loss)

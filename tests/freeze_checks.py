@@ -6,6 +6,7 @@ Every check calls the script's own functions and compares variable values before
 """
 
 import importlib
+import inspect
 
 import numpy as np
 import pytest
@@ -40,20 +41,31 @@ def models(script):
     d_model = d_model()
     g_model = script.define_generator(LATENT)
     gan_model = script.define_gan(g_model, d_model)
+    d_fake_model = script.define_discriminator_on_fakes(g_model, d_model)
     dataset = np.random.uniform(-1, 1, (64,) + script.IMAGE_SHAPE).astype("float32")
-    return g_model, d_model, gan_model, dataset
+    return g_model, d_model, gan_model, d_fake_model, dataset
+
+
+def train_discriminator(script, models):
+    """The script's train_discriminator, its arguments picked by name (the scripts differ:
+    the DCGAN on MNIST updates on real and generated images in one batch, through one model)."""
+    g_model, d_model, gan_model, d_fake_model, dataset = models
+    available = dict(d_model=d_model, c_model=d_model, d_fake_model=d_fake_model, c_fake_model=d_fake_model,
+                     dataset=dataset, latent_dim=LATENT, half_batch=8, n_batch=8)
+    names = inspect.signature(script.train_discriminator).parameters
+    return script.train_discriminator(**{name: available[name] for name in names if name in available})
 
 
 def test_discriminator_update_changes_discriminator_only(script, models):
-    g_model, d_model, gan_model, dataset = models
+    g_model, d_model, gan_model, d_fake_model, dataset = models
     g0, d0 = snapshot(g_model), snapshot(d_model)
-    script.train_discriminator(g_model, d_model, dataset, LATENT, 8)
+    train_discriminator(script, models)
     assert trainable_paths(d_model) <= changed(d0, snapshot(d_model))
     assert changed(g0, snapshot(g_model)) == set(), "a discriminator update touched the generator"
 
 
 def test_generator_update_changes_generator_only(script, models):
-    g_model, d_model, gan_model, dataset = models
+    g_model, d_model, gan_model, d_fake_model, dataset = models
     assert len(d_model.trainable_weights) == 10  # kernels, biases, BatchNorm gamma and beta
     g0, d0 = snapshot(g_model), snapshot(d_model)
     script.train_generator(gan_model, LATENT, n_batch=16)
@@ -61,7 +73,7 @@ def test_generator_update_changes_generator_only(script, models):
     assert changed(d0, snapshot(d_model)) & trainable_paths(d_model) == set()
     # the discriminator can still learn afterwards: nothing was frozen for good
     d1 = snapshot(d_model)
-    script.train_discriminator(g_model, d_model, dataset, LATENT, 8)
+    train_discriminator(script, models)
     assert trainable_paths(d_model) <= changed(d1, snapshot(d_model))
 
 
@@ -75,22 +87,24 @@ def replay_first_update(model, update):
     """Run update() and return (the loss it reported for its first model.train_on_batch,
     that loss recomputed with every layer in training mode, and in inference mode).
 
-    The model's whole state (weights, BatchNorm statistics, dropout seeds) is rewound before
-    each recomputation, so dropout draws the same masks as the real update did.
+    The model's whole state (weights, BatchNorm statistics, dropout seeds) is rewound to what
+    it was just before that call, so dropout draws the same masks as the real update did.
     """
-    state = [(v, keras.ops.convert_to_numpy(v.value)) for v in model.variables]
     calls, real_train_on_batch = [], model.train_on_batch
 
     def recording(x, y):
-        calls.append((x, y, real_train_on_batch(x, y)))
-        return calls[-1][2]
+        state = [(v, keras.ops.convert_to_numpy(v.value)) for v in model.variables]  # just before
+        calls.append((x, y, state, real_train_on_batch(x, y)))
+        return calls[-1][3]
 
     model.train_on_batch = recording
     try:
         update()
     finally:
         del model.train_on_batch
-    x, y, reported = calls[0]
+    if not calls:
+        pytest.skip(f"no {model.name}.train_on_batch in this script's update")
+    x, y, state, reported = calls[0]
     recomputed = {}
     for training in (True, False):
         for v, value in state:
@@ -108,27 +122,29 @@ def assert_reported_is_training_mode(reported, training, inference):
 def test_generator_update_runs_every_layer_in_training_mode(script, models):
     """The discriminator's BatchNorm on batch statistics (and dropout on) during the
     generator's update, as in the discriminator's own updates."""
-    g_model, d_model, gan_model, _ = models
+    g_model, d_model, gan_model, d_fake_model, dataset = models
     reported, training, inference = replay_first_update(
         gan_model, lambda: script.train_generator(gan_model, LATENT, n_batch=16))
     assert_reported_is_training_mode(reported, training, inference)
 
 
-def test_discriminator_update_runs_every_layer_in_training_mode(script, models):
-    g_model, d_model, _, dataset = models
-    reported, training, inference = replay_first_update(
-        d_model, lambda: script.train_discriminator(g_model, d_model, dataset, LATENT, 8))
+@pytest.mark.parametrize("update", ["real images", "generated images"])
+def test_discriminator_update_runs_every_layer_in_training_mode(script, models, update):
+    """In the update on generated images the generator runs on batch statistics too."""
+    g_model, d_model, gan_model, d_fake_model, dataset = models
+    model = d_model if update == "real images" else d_fake_model
+    reported, training, inference = replay_first_update(model, lambda: train_discriminator(script, models))
     assert_reported_is_training_mode(reported, training, inference)
 
 
 def test_critic_kernels_stay_clipped(script, models):
     if not hasattr(script, "ClipConstraint"):
         pytest.skip("only the WGAN clips")
-    g_model, c_model, _, dataset = models
+    g_model, c_model, gan_model, c_fake_model, dataset = models
     clipped = [layer.kernel for layer in c_model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(clipped) == 2
     assert max(np.abs(keras.ops.convert_to_numpy(k)).max() for k in clipped) > script.CLIP_VALUE  # init is wider
     for _ in range(3):
-        script.train_discriminator(g_model, c_model, dataset, LATENT, 8)
+        train_discriminator(script, models)
         for kernel in clipped:
             assert np.abs(keras.ops.convert_to_numpy(kernel)).max() <= script.CLIP_VALUE + 1e-7

@@ -45,12 +45,13 @@ def test_each_extension_builds_and_trains_a_step(d_bn, g_bn, upsampling, smoothi
     d_model = dcgan_cifar10.define_discriminator(batchnorm=d_bn)
     g_model = dcgan_cifar10.define_generator(100, batchnorm=g_bn, upsampling=upsampling)
     gan_model = dcgan_cifar10.define_gan(g_model, d_model)
+    d_fake_model = dcgan_cifar10.define_discriminator_on_fakes(g_model, d_model)
     layer_types = {type(l).__name__ for l in d_model.layers} | {type(l).__name__ for l in g_model.layers}
     assert ("BatchNormalization" in layer_types) == (d_bn or g_bn)
     assert ("UpSampling2D" in layer_types) == upsampling and ("Conv2DTranspose" in layer_types) != upsampling
     dataset = np.random.uniform(-1, 1, (32, 32, 32, 3)).astype("float32")
     before = [keras.ops.convert_to_numpy(v) for v in g_model.trainable_weights]
-    losses = dcgan_cifar10.train_step(g_model, d_model, gan_model, dataset, 100, 8, label_smoothing=smoothing)
+    losses = dcgan_cifar10.train_step(d_model, d_fake_model, gan_model, dataset, 100, 8, label_smoothing=smoothing)
     assert np.all(np.isfinite(losses))
     assert all(not np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, g_model.trainable_weights))
 

@@ -45,13 +45,17 @@ def test_learning_rate_decays_as_keras_2_did(lr, decay):
 def test_real_and_generated_images_go_to_the_discriminator_in_one_batch(monkeypatch):
     keras.utils.set_random_seed(0)
     d_model, g_model = dcgan_mnist.define_discriminator(), dcgan_mnist.define_generator(100)
+    d_fake_model = dcgan_mnist.define_discriminator_on_fakes(g_model, d_model)
+    assert d_fake_model.optimizer is d_model.optimizer
     batches = []
-    real_update = d_model.train_on_batch
-    monkeypatch.setattr(d_model, "train_on_batch", lambda x, y: batches.append((x, y)) or real_update(x, y))
+    real_update = d_fake_model.train_on_batch
+    monkeypatch.setattr(d_fake_model, "train_on_batch", lambda x, y: batches.append((x, y)) or real_update(x, y))
     dataset = np.random.uniform(0, 1, (64, 28, 28, 1)).astype("float32")
-    d_loss, d_acc = dcgan_mnist.train_discriminator(g_model, d_model, dataset, 100, 8)
-    (x, y), = batches
-    assert x.shape == (16, 28, 28, 1) and y.ravel().tolist() == [1.0] * 8 + [0.0] * 8
+    d_loss, d_acc = dcgan_mnist.train_discriminator(d_fake_model, dataset, 100, 8)
+    ((real, z), y), = batches
+    assert real.shape == (8, 28, 28, 1) and z.shape == (8, 100) and y.ravel().tolist() == [1.0] * 8 + [0.0] * 8
+    images = d_fake_model.get_layer("generator")(z, training=True)
+    assert d_model(np.concatenate([real, images]), training=False).shape == (16, 1)  # one batch of 16
     assert 0.0 <= d_acc <= 1.0 and np.isfinite(d_loss)
 
 

@@ -50,7 +50,7 @@ def test_point_renders_exactly_the_generator_output(model_dir, capsys):
     g_model = keras.models.load_model(model, compile=False)
     image = np.asarray(g_model.predict(np.full((1, 100), 0.75, "float32"), verbose=0))[0, :, :, 0]
     shown = gray(out)[2:-2:2, 2:-2:2]  # drop the white border, undo the 2x scaling
-    assert np.abs(shown - (1 - (image + 1) / 2)).max() <= 1.5 / 255  # black on white
+    assert np.abs(shown - (1 - (image + 1) / 2)).max() <= 2 / 255  # black on white; colormap + 8-bit rounding
 
 
 def test_sampling_follows_run_json_else_the_output_layer(model_dir):

@@ -56,14 +56,15 @@ def test_each_generator_update_follows_exactly_n_critic_critic_rounds(monkeypatc
     keras.utils.set_random_seed(0)
     c_model, g_model = wgan_mnist7.define_critic(), wgan_mnist7.define_generator(100)
     gan_model = wgan_mnist7.define_gan(g_model, c_model)
+    c_fake_model = wgan_mnist7.define_discriminator_on_fakes(g_model, c_model)
     calls = []
-    for name, model in (("c", c_model), ("g", gan_model)):
+    for name, model in (("c", c_model), ("c", c_fake_model), ("g", gan_model)):
         original = model.train_on_batch
         monkeypatch.setattr(model, "train_on_batch",
                             lambda x, y, _o=original, _n=name: calls.append((_n, float(y[0, 0]))) or _o(x, y))
     dataset = np.random.uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
     for _ in range(2):
-        wgan_mnist7.train_step(g_model, c_model, gan_model, dataset, 100, 16, n_critic=3)
+        wgan_mnist7.train_step(c_model, c_fake_model, gan_model, dataset, 100, 16, n_critic=3)
     one_step = [("c", -1.0), ("c", 1.0)] * 3 + [("g", -1.0)]
     assert calls == one_step * 2
 
