@@ -142,9 +142,11 @@ def define_gan(generator, discriminator):
 
 def define_discriminator_on_fakes(generator, discriminator):
     """Latent point -> image -> score, updating the discriminator only: its update on generated
-    images in one compiled call, with the generator on batch statistics as in its own
-    update. It shares the discriminator's loss and optimizer, so both of the discriminator's updates
-    step one optimizer, as in the tutorial."""
+    images in one compiled call. The generator runs on batch statistics, as in its own
+    update, so the discriminator judges what the generator is trained to produce; its weights are
+    not updated, and its BatchNorm moving statistics track this batch as they track every
+    batch it makes in training. It shares the discriminator's loss and optimizer, so both of the
+    discriminator's updates step one optimizer, as in the tutorial."""
     z = keras.Input(shape=generator.input_shape[1:])
     model = Composite(z, discriminator(generator(z)), trained=discriminator, name="discriminator_on_fakes")
     model.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=["accuracy"])
@@ -316,27 +318,12 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
-def update_on_generated(d_fake_model, inputs, y):
-    """d_fake_model.train_on_batch(inputs, y), leaving the generator exactly as it was.
-
-    The generator runs on batch statistics there, as in its own update, which moves its
-    BatchNorm moving statistics; this is the discriminator's update, so they are put back.
-    The copies stay on the device: no host round trip.
-    """
-    stats = d_fake_model.get_layer("generator").non_trainable_weights
-    saved = [keras.ops.copy(v) for v in stats]
-    result = d_fake_model.train_on_batch(inputs, y)
-    for v, value in zip(stats, saved):
-        v.assign(value)
-    return result
-
-
 def train_discriminator(d_model, d_fake_model, dataset, latent_dim, half_batch, label_smoothing=False):
     """Two discriminator updates: real images, then generated ones."""
     X_real, y_real = generate_real_samples(dataset, half_batch, label_smoothing)
     d_loss1, _ = d_model.train_on_batch(X_real, y_real)
     y_fake = np.full((half_batch, 1), FAKE_LABEL, dtype="float32")
-    d_loss2, _ = update_on_generated(d_fake_model, generate_latent_points(latent_dim, half_batch), y_fake)
+    d_loss2, _ = d_fake_model.train_on_batch(generate_latent_points(latent_dim, half_batch), y_fake)
     return d_loss1, d_loss2
 
 

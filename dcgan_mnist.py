@@ -144,8 +144,10 @@ def define_gan(generator, discriminator):
 def define_discriminator_on_fakes(generator, discriminator):
     """(real images, latent points) -> probabilities for the real images and the generated
     ones, in one batch as the tutorial did, updating the discriminator only: its update in
-    one compiled call, with the generator on batch statistics (and dropout) as in its own
-    update. It shares the discriminator's loss and optimizer."""
+    one compiled call. The generator runs as in its own update (batch statistics, dropout),
+    so the discriminator judges what the generator is trained to produce; its weights are
+    not updated, and its BatchNorm moving statistics track this batch as they track every
+    batch it makes in training. It shares the discriminator's loss and optimizer."""
     real = keras.Input(shape=discriminator.input_shape[1:])
     z = keras.Input(shape=generator.input_shape[1:])
     both = layers.Concatenate(axis=0)([real, generator(z)])
@@ -315,26 +317,11 @@ def plot_history(d_hist, a_hist, out_dir="."):
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
-def update_on_generated(d_fake_model, inputs, y):
-    """d_fake_model.train_on_batch(inputs, y), leaving the generator exactly as it was.
-
-    The generator runs on batch statistics there, as in its own update, which moves its
-    BatchNorm moving statistics; this is the discriminator's update, so they are put back.
-    The copies stay on the device: no host round trip.
-    """
-    stats = d_fake_model.get_layer("generator").non_trainable_weights
-    saved = [keras.ops.copy(v) for v in stats]
-    result = d_fake_model.train_on_batch(inputs, y)
-    for v, value in zip(stats, saved):
-        v.assign(value)
-    return result
-
-
 def train_discriminator(d_fake_model, dataset, latent_dim, n_batch):
     """One discriminator update on n_batch real and n_batch generated images in one batch."""
     X_real, y_real = generate_real_samples(dataset, n_batch)
     y = np.concatenate([y_real, np.full((n_batch, 1), FAKE_LABEL, dtype="float32")])
-    return update_on_generated(d_fake_model, [X_real, generate_latent_points(latent_dim, n_batch)], y)
+    return d_fake_model.train_on_batch([X_real, generate_latent_points(latent_dim, n_batch)], y)
 
 
 def train_generator(gan_model, latent_dim, n_batch):

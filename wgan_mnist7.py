@@ -163,9 +163,11 @@ def define_gan(generator, critic):
 
 def define_discriminator_on_fakes(generator, critic):
     """Latent point -> image -> score, updating the critic only: its update on generated
-    images in one compiled call, with the generator on batch statistics as in its own
-    update. It shares the critic's loss and optimizer, so both of the critic's updates
-    step one optimizer, as in the tutorial."""
+    images in one compiled call. The generator runs on batch statistics, as in its own
+    update, so the critic judges what the generator is trained to produce; its weights are
+    not updated, and its BatchNorm moving statistics track this batch as they track every
+    batch it makes in training. It shares the critic's loss and optimizer, so both of the
+    critic's updates step one optimizer, as in the tutorial."""
     z = keras.Input(shape=generator.input_shape[1:])
     model = Composite(z, critic(generator(z)), trained=critic, name="critic_on_fakes")
     model.compile(loss=critic.loss, optimizer=critic.optimizer)
@@ -337,28 +339,13 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
-def update_on_generated(d_fake_model, inputs, y):
-    """d_fake_model.train_on_batch(inputs, y), leaving the generator exactly as it was.
-
-    The generator runs on batch statistics there, as in its own update, which moves its
-    BatchNorm moving statistics; this is the critic's update, so they are put back.
-    The copies stay on the device: no host round trip.
-    """
-    stats = d_fake_model.get_layer("generator").non_trainable_weights
-    saved = [keras.ops.copy(v) for v in stats]
-    result = d_fake_model.train_on_batch(inputs, y)
-    for v, value in zip(stats, saved):
-        v.assign(value)
-    return result
-
-
 def train_discriminator(c_model, c_fake_model, dataset, latent_dim, half_batch):
     """Two critic updates: real images, then generated ones. Each update clips the
     critic's kernels (their ClipConstraint runs after the optimizer's step)."""
     X_real, y_real = generate_real_samples(dataset, half_batch)
     c_loss1 = c_model.train_on_batch(X_real, y_real)
     y_fake = np.full((half_batch, 1), FAKE_LABEL, dtype="float32")
-    c_loss2 = update_on_generated(c_fake_model, generate_latent_points(latent_dim, half_batch), y_fake)
+    c_loss2 = c_fake_model.train_on_batch(generate_latent_points(latent_dim, half_batch), y_fake)
     return c_loss1, c_loss2
 
 
