@@ -433,7 +433,7 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=positive, default=EVAL_EVERY, help="epochs between accuracy reports, grids and saved generators")
     p.add_argument("--batch-size", type=positive, default=N_BATCH, help="images per step (half real, half fake)")
     p.add_argument("--latent-dim", type=positive, default=LATENT_DIM, help="size of the latent space")
-    p.add_argument("--data", default=None, help="local .npz with x_train; default: download MNIST through Keras")
+    p.add_argument("--data", default=None, help="local .npz with x_train; default: download CIFAR-10 through Keras")
     p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--max-steps", type=positive, default=None, help="stop after this many steps (final outputs still written)")

@@ -462,7 +462,7 @@ def parse_args(argv=None):
     p.add_argument("--digit", type=int, choices=range(10), default=DIGIT, metavar="{0..9}", help="train on this digit")
     p.add_argument("--batch-size", type=positive, default=N_BATCH, help="images per update (half real, half fake for the critic)")
     p.add_argument("--latent-dim", type=positive, default=LATENT_DIM, help="size of the latent space")
-    p.add_argument("--data", default=None, help="local .npz with x_train; default: download MNIST through Keras")
+    p.add_argument("--data", default=None, help="local .npz with x_train and y_train; default: download MNIST through Keras")
     p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--max-steps", type=positive, default=None, help="stop after this many generator updates (final outputs still written)")
