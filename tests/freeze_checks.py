@@ -37,8 +37,8 @@ def script(request):
 @pytest.fixture
 def models(script):
     keras.utils.set_random_seed(1)
-    d_model = getattr(script, "define_critic", None) or script.define_discriminator
-    d_model = d_model()
+    define_discriminator = getattr(script, "define_critic", None) or script.define_discriminator
+    d_model = define_discriminator()
     g_model = script.define_generator(LATENT)
     gan_model = script.define_gan(g_model, d_model)
     d_fake_model = script.define_discriminator_on_fakes(g_model, d_model)
