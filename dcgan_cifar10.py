@@ -34,7 +34,7 @@ from matplotlib.image import imsave
 LATENT_DIM = 100
 N_EPOCHS = 200
 N_BATCH = 128
-EVAL_EVERY = 10  # epochs between accuracy reports, grids and saved generators
+SAVE_EVERY = 10  # epochs between accuracy reports, grids and saved generators
 N_EVAL = 150  # real and generated images for the accuracy report
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
@@ -45,6 +45,7 @@ OUT_DIR = os.path.join("runs", "dcgan_cifar10")
 # What generate.py needs to know to sample from a saved generator (written to run.json).
 LATENT_DISTRIBUTION = "normal"
 OUTPUT_RANGE = (-1.0, 1.0)
+EVAL_SAMPLES = 2000  # --eval-every: generated images scored each time (evaluate.py)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def _write_text(path, text):
 
 
 def summarize_performance(step, g_model, d_model, dataset, latent_dim, n_samples=N_EVAL, out_dir="."):
-    """Every EVAL_EVERY epochs: the discriminator's accuracy on real and generated images,
+    """Every SAVE_EVERY epochs: the discriminator's accuracy on real and generated images,
     a 7x7 grid of generated images and the generator, named by step."""
     X_real, y_real = generate_real_samples(dataset, n_samples)
     _, acc_real = d_model.test_on_batch(X_real, y_real)
@@ -294,7 +295,7 @@ def summarize_performance(step, g_model, d_model, dataset, latent_dim, n_samples
     save_grid(X_fake[:49], os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)))
     model_path = os.path.join(out_dir, "model_%06d.h5" % (step + 1))
     save_model(g_model, model_path)
-    return acc_real, acc_fake
+    return model_path
 
 
 def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
@@ -313,6 +314,18 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
         f"{i + 1},{d1:.6g},{d2:.6g},{g:.6g}" for i, (d1, d2, g) in enumerate(zip(d1_hist, d2_hist, g_hist))
     ]
     save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
+
+
+def score_generator(scorer, step, g_model, model_path, eval_rows, out_dir="."):
+    """--eval-every: score the saved generator with evaluate.py's cheap metric (FID on
+    InceptionV3 features of EVAL_SAMPLES images), so the best checkpoint is known when the
+    run ends; eval_history.csv."""
+    scores = scorer(g_model, OUTPUT_RANGE, LATENT_DISTRIBUTION)
+    eval_rows.append(dict(step=step + 1, model=os.path.basename(model_path), **scores))
+    print(f">step {step + 1}: {scorer.summary(scores)}")
+    keys = list(eval_rows[0])
+    rows = [",".join(keys)] + [",".join(str(row.get(k, "")) for k in keys) for row in eval_rows]
+    save_atomically(os.path.join(out_dir, "eval_history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,23 +361,27 @@ def train(
     latent_dim,
     n_epochs=N_EPOCHS,
     n_batch=N_BATCH,
-    eval_every=EVAL_EVERY,
+    save_every=SAVE_EVERY,
     label_smoothing=False,
     out_dir=".",
     max_steps=None,
     verbose=1,
+    scorer=None,
+    eval_every=None,
 ):
-    """The tutorial's loop: every eval_every epochs an accuracy report, a grid and the
-    generator; returns the history."""
+    """The tutorial's loop: every save_every epochs an accuracy report, a grid and the
+    generator; returns the history. With a scorer (evaluate.Scorer), every eval_every epochs
+    the generator is saved and scored too."""
     bat_per_epo = dataset.shape[0] // n_batch
     if bat_per_epo < 1 or n_batch < 2:
         raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
     n_steps = bat_per_epo * n_epochs if max_steps is None else min(max_steps, bat_per_epo * n_epochs)
     d_fake_model = define_discriminator_on_fakes(g_model, d_model)
     os.makedirs(out_dir, exist_ok=True)
-    write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, eval_every=eval_every,
+    write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, save_every=save_every,
                    label_smoothing=label_smoothing, max_steps=max_steps)
-    d1_hist, d2_hist, g_hist = [], [], []
+    d1_hist, d2_hist, g_hist, eval_rows = [], [], [], []
+    eval_every = eval_every if scorer is not None else None
     # A live bar on a terminal or in a notebook; one line per epoch in a log file.
     live = sys.stdout.isatty() or "ipykernel" in sys.modules
     progress = verbose if (live or not verbose) else 2
@@ -388,16 +405,22 @@ def train(
             done,
             [("d1", d_loss1), ("d2", d_loss2), ("g", g_loss), ("steps/s", done / (time.perf_counter() - start))],
         )
-        if (i + 1) % (bat_per_epo * eval_every) == 0 or i + 1 == n_steps:
-            summarize_performance(i, g_model, d_model, dataset, latent_dim, out_dir=out_dir)
+        scoring = eval_every is not None and ((i + 1) % (bat_per_epo * eval_every) == 0 or i + 1 == n_steps)
+        if (i + 1) % (bat_per_epo * save_every) == 0 or i + 1 == n_steps or scoring:
+            model_path = summarize_performance(i, g_model, d_model, dataset, latent_dim, out_dir=out_dir)
+            if scoring:
+                score_generator(scorer, i, g_model, model_path, eval_rows, out_dir=out_dir)
     plot_history(d1_hist, d2_hist, g_hist, out_dir=out_dir)
-    return {"d1": d1_hist, "d2": d2_hist, "g": g_hist}
+    if eval_rows:
+        best = min(eval_rows, key=lambda row: row[scorer.metric])
+        print(f"best generator by {scorer.metric}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
+    return {"d1": d1_hist, "d2": d2_hist, "g": g_hist, "scores": eval_rows}
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png")
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png", "eval_history.csv")
 
 
 def check_out_dir(out_dir, overwrite=False):
@@ -409,6 +432,16 @@ def check_out_dir(out_dir, overwrite=False):
     names = os.listdir(out_dir)
     if any(n in RUN_OUTPUTS or n.startswith(("model_", "generated_plot_")) for n in names):
         raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+
+
+def define_scorer(data, inception_weights):
+    """evaluate.py's scorer for CIFAR-10 generators: InceptionV3 FID (Keras downloads the
+    weights unless given a file). Only --eval-every needs it, and evaluate.py beside this script."""
+    try:
+        from evaluate import Scorer
+    except ImportError as err:
+        raise ValueError(f"--eval-every needs evaluate.py beside this script ({err})") from None
+    return Scorer("cifar10", data, n=EVAL_SAMPLES, inception_weights=inception_weights)
 
 
 def positive(text):
@@ -430,7 +463,7 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     p.add_argument("--epochs", type=positive, default=N_EPOCHS, help="training epochs")
-    p.add_argument("--eval-every", type=positive, default=EVAL_EVERY, help="epochs between accuracy reports, grids and saved generators")
+    p.add_argument("--save-every", type=positive, default=SAVE_EVERY, help="epochs between accuracy reports, grids and saved generators")
     p.add_argument("--batch-size", type=positive, default=N_BATCH, help="images per step (half real, half fake)")
     p.add_argument("--latent-dim", type=positive, default=LATENT_DIM, help="size of the latent space")
     p.add_argument("--data", default=None, help="local .npz with x_train; default: download CIFAR-10 through Keras")
@@ -438,6 +471,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--max-steps", type=positive, default=None, help="stop after this many steps (final outputs still written)")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    p.add_argument("--eval-every", type=positive, default=None,
+                   help="every N epochs, save the generator and score it with evaluate.py's InceptionV3 FID "
+                        "(eval_history.csv; the best is named at the end); default: off")
+    p.add_argument("--inception-weights", default="imagenet",
+                   help="--eval-every: InceptionV3 no-top weights file; default: Keras downloads them")
     p.add_argument("--batchnorm", choices=("none", "discriminator", "generator", "both"), default="none",
                    help="extension: BatchNorm in the discriminator and/or the generator")
     p.add_argument("--label-smoothing", action="store_true", help="extension: one-sided, real targets 0.9 +- 0.05")
@@ -455,6 +493,7 @@ def main(argv=None):
         dataset = load_real_samples(args.data)
         if dataset.shape[0] < args.batch_size:
             raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
+        scorer = define_scorer(args.data, args.inception_weights) if args.eval_every else None
     except ValueError as err:
         print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
         return 2
@@ -464,7 +503,8 @@ def main(argv=None):
     g_model = define_generator(args.latent_dim, batchnorm=args.batchnorm in ("generator", "both"), upsampling=args.upsampling)
     gan_model = define_gan(g_model, d_model)
     train(g_model, d_model, gan_model, dataset, args.latent_dim, args.epochs, args.batch_size,
-          eval_every=args.eval_every, label_smoothing=args.label_smoothing, out_dir=args.out, max_steps=args.max_steps)
+          save_every=args.save_every, label_smoothing=args.label_smoothing, out_dir=args.out, max_steps=args.max_steps,
+          scorer=scorer, eval_every=args.eval_every)
     print(f"outputs in {args.out}")
     return 0
 

@@ -45,6 +45,7 @@ OUT_DIR = os.path.join("runs", "dcgan_mnist")
 # What generate.py needs to know to sample from a saved generator (written to run.json).
 LATENT_DISTRIBUTION = "uniform"
 OUTPUT_RANGE = (0.0, 1.0)
+EVAL_SAMPLES = 10000  # --eval-every: generated digits scored each time (evaluate.py)
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,6 +315,17 @@ def plot_history(d_hist, a_hist, out_dir="."):
     save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
 
 
+def score_generator(scorer, step, g_model, model_path, eval_rows, out_dir="."):
+    """--eval-every: score the saved generator with evaluate.py's cheap metric (the digit classifier's FID),
+    so the best checkpoint is known when the run ends; eval_history.csv."""
+    scores = scorer(g_model, OUTPUT_RANGE, LATENT_DISTRIBUTION)
+    eval_rows.append(dict(step=step + 1, model=os.path.basename(model_path), **scores))
+    print(f">step {step + 1}: {scorer.summary(scores)}")
+    keys = list(eval_rows[0])
+    rows = [",".join(keys)] + [",".join(str(row.get(k, "")) for k in keys) for row in eval_rows]
+    save_atomically(os.path.join(out_dir, "eval_history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
+
+
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
@@ -349,15 +361,19 @@ def train(
     save_every=SAVE_EVERY,
     out_dir=".",
     verbose=1,
+    scorer=None,
+    eval_every=None,
 ):
     """The tutorial's loop, counted in steps: every save_every steps a grid and the
-    generator; returns the history."""
+    generator; returns the history. With a scorer (evaluate.Scorer), every eval_every steps
+    the generator is saved and scored too."""
     if dataset.shape[0] < n_batch or n_batch < 1:
         raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
     d_fake_model = define_discriminator_on_fakes(g_model, d_model)
     os.makedirs(out_dir, exist_ok=True)
     write_run_info(out_dir, latent_dim, n_steps=n_steps, n_batch=n_batch, save_every=save_every)
-    d_hist, a_hist = [], []
+    d_hist, a_hist, eval_rows = [], [], []
+    eval_every = eval_every if scorer is not None else None
     # A live bar on a terminal or in a notebook; one line per save in a log file.
     live = sys.stdout.isatty() or "ipykernel" in sys.modules
     progress = verbose if (live or not verbose) else 2
@@ -379,16 +395,22 @@ def train(
             [("d_loss", d_metrics[0]), ("d_acc", d_metrics[1]), ("a_loss", a_metrics[0]), ("a_acc", a_metrics[1]),
              ("steps/s", done / (time.perf_counter() - start))],
         )
-        if (i + 1) % save_every == 0 or i + 1 == n_steps:
-            summarize_performance(i, g_model, latent_dim, out_dir=out_dir)
+        scoring = eval_every is not None and ((i + 1) % eval_every == 0 or i + 1 == n_steps)
+        if (i + 1) % save_every == 0 or i + 1 == n_steps or scoring:
+            model_path = summarize_performance(i, g_model, latent_dim, out_dir=out_dir)
+            if scoring:
+                score_generator(scorer, i, g_model, model_path, eval_rows, out_dir=out_dir)
     plot_history(d_hist, a_hist, out_dir=out_dir)
-    return {"d": d_hist, "a": a_hist}
+    if eval_rows:
+        best = min(eval_rows, key=lambda row: row[scorer.metric])
+        print(f"best generator by {scorer.metric}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
+    return {"d": d_hist, "a": a_hist, "scores": eval_rows}
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png")
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png", "eval_history.csv")
 
 
 def check_out_dir(out_dir, overwrite=False):
@@ -400,6 +422,16 @@ def check_out_dir(out_dir, overwrite=False):
     names = os.listdir(out_dir)
     if any(n in RUN_OUTPUTS or n.startswith(("model_", "generated_plot_")) for n in names):
         raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+
+
+def define_scorer(data):
+    """evaluate.py's scorer for MNIST generators (it trains and caches its digit classifier
+    the first time). Only --eval-every needs it, and evaluate.py beside this script."""
+    try:
+        from evaluate import Scorer
+    except ImportError as err:
+        raise ValueError(f"--eval-every needs evaluate.py beside this script ({err})") from None
+    return Scorer("mnist", data, n=EVAL_SAMPLES, inception=False)
 
 
 def positive(text):
@@ -428,6 +460,9 @@ def parse_args(argv=None):
     p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    p.add_argument("--eval-every", type=positive, default=None,
+                   help="every N steps, save the generator and score it with evaluate.py's digit-classifier FID "
+                        "(eval_history.csv; the best is named at the end); default: off")
     return p.parse_args(argv)
 
 
@@ -438,6 +473,7 @@ def main(argv=None):
         dataset = load_real_samples(args.data)
         if dataset.shape[0] < args.batch_size:
             raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
+        scorer = define_scorer(args.data) if args.eval_every else None
     except ValueError as err:
         print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
         return 2
@@ -447,7 +483,7 @@ def main(argv=None):
     g_model = define_generator(args.latent_dim)
     gan_model = define_gan(g_model, d_model)
     train(g_model, d_model, gan_model, dataset, args.latent_dim, args.steps, args.batch_size,
-          save_every=args.save_every, out_dir=args.out)
+          save_every=args.save_every, out_dir=args.out, scorer=scorer, eval_every=args.eval_every)
     print(f"outputs in {args.out}")
     return 0
 

@@ -43,6 +43,7 @@ OUT_DIR = os.path.join("runs", "wgan_mnist7")
 # What generate.py needs to know to sample from a saved generator (written to run.json).
 LATENT_DISTRIBUTION = "normal"
 OUTPUT_RANGE = (-1.0, 1.0)
+EVAL_SAMPLES = 10000  # --eval-every: generated digits scored each time (evaluate.py)
 
 
 # ---------------------------------------------------------------------------------------
@@ -336,6 +337,17 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
     save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
 
 
+def score_generator(scorer, step, g_model, model_path, eval_rows, out_dir="."):
+    """--eval-every: score the saved generator with evaluate.py's cheap metric (the digit classifier's FID against the real sevens),
+    so the best checkpoint is known when the run ends; eval_history.csv."""
+    scores = scorer(g_model, OUTPUT_RANGE, LATENT_DISTRIBUTION)
+    eval_rows.append(dict(step=step + 1, model=os.path.basename(model_path), **scores))
+    print(f">step {step + 1}: {scorer.summary(scores)}")
+    keys = list(eval_rows[0])
+    rows = [",".join(keys)] + [",".join(str(row.get(k, "")) for k in keys) for row in eval_rows]
+    save_atomically(os.path.join(out_dir, "eval_history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
+
+
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
@@ -375,8 +387,11 @@ def train(
     out_dir=".",
     max_steps=None,
     verbose=1,
+    scorer=None,
+    eval_every=1,
 ):
-    """The tutorial's loop: each epoch saves a grid and the generator; returns the history."""
+    """The tutorial's loop: each epoch saves a grid and the generator; returns the history.
+    With a scorer (evaluate.Scorer), every eval_every epochs the generator is scored too."""
     bat_per_epo = dataset.shape[0] // n_batch
     if bat_per_epo < 1 or n_batch < 2:
         raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
@@ -384,7 +399,7 @@ def train(
     c_fake_model = define_discriminator_on_fakes(g_model, c_model)
     os.makedirs(out_dir, exist_ok=True)
     write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, n_critic=n_critic, max_steps=max_steps)
-    c1_hist, c2_hist, g_hist = [], [], []
+    c1_hist, c2_hist, g_hist, eval_rows = [], [], [], []
     # A live bar on a terminal or in a notebook; one line per epoch in a log file.
     live = sys.stdout.isatty() or "ipykernel" in sys.modules
     progress = verbose if (live or not verbose) else 2
@@ -409,15 +424,20 @@ def train(
             [("c1", c_loss1), ("c2", c_loss2), ("g", g_loss), ("steps/s", done / (time.perf_counter() - start))],
         )
         if (i + 1) % bat_per_epo == 0 or i + 1 == n_steps:
-            summarize_performance(i, g_model, latent_dim, out_dir=out_dir, c_model=c_model)
+            model_path = summarize_performance(i, g_model, latent_dim, out_dir=out_dir, c_model=c_model)
+            if scorer is not None and (((i + 1) // bat_per_epo) % eval_every == 0 or i + 1 == n_steps):
+                score_generator(scorer, i, g_model, model_path, eval_rows, out_dir=out_dir)
     plot_history(c1_hist, c2_hist, g_hist, out_dir=out_dir)
-    return {"c1": c1_hist, "c2": c2_hist, "g": g_hist}
+    if eval_rows:
+        best = min(eval_rows, key=lambda row: row[scorer.metric])
+        print(f"best generator by {scorer.metric}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
+    return {"c1": c1_hist, "c2": c2_hist, "g": g_hist, "scores": eval_rows}
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png")
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png", "eval_history.csv")
 
 
 def check_out_dir(out_dir, overwrite=False):
@@ -429,6 +449,16 @@ def check_out_dir(out_dir, overwrite=False):
     names = os.listdir(out_dir)
     if any(n in RUN_OUTPUTS or n.startswith(("model_", "critic_", "generated_plot_")) for n in names):
         raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+
+
+def define_scorer(data, digit):
+    """evaluate.py's scorer for generators of one MNIST digit (it trains and caches its
+    digit classifier the first time). Only --eval-every needs it, and evaluate.py beside this script."""
+    try:
+        from evaluate import Scorer
+    except ImportError as err:
+        raise ValueError(f"--eval-every needs evaluate.py beside this script ({err})") from None
+    return Scorer("mnist", data, n=EVAL_SAMPLES, inception=False, digit=digit)
 
 
 def positive(text):
@@ -467,6 +497,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--max-steps", type=positive, default=None, help="stop after this many generator updates (final outputs still written)")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    p.add_argument("--eval-every", type=positive, default=None,
+                   help="every N epochs, score the generator with evaluate.py's digit-classifier FID against "
+                        "real digits of --digit (eval_history.csv; the best is named at the end); default: off")
     args = p.parse_args(argv)
     if args.batch_size < 2:
         p.error("argument --batch-size: must be at least 2 (half real, half generated)")
@@ -480,6 +513,7 @@ def main(argv=None):
         dataset = load_real_samples(args.data, args.digit)
         if dataset.shape[0] < args.batch_size:
             raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
+        scorer = define_scorer(args.data, args.digit) if args.eval_every else None
     except ValueError as err:
         print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
         return 2
@@ -489,7 +523,8 @@ def main(argv=None):
     g_model = define_generator(args.latent_dim)
     gan_model = define_gan(g_model, c_model)
     train(g_model, c_model, gan_model, dataset, args.latent_dim, args.epochs, args.batch_size,
-          n_critic=args.n_critic, out_dir=args.out, max_steps=args.max_steps)
+          n_critic=args.n_critic, out_dir=args.out, max_steps=args.max_steps, scorer=scorer,
+          eval_every=args.eval_every or 1)
     print(f"outputs in {args.out}")
     return 0
 

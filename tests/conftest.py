@@ -23,6 +23,13 @@ def tiny_mnist(n=96, seed=0):
     return x, rng.integers(0, 10, n).astype("uint8")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def evaluation_cache(tmp_path_factory):
+    """evaluate.py's cache (digit classifier, reference features) in a temporary folder."""
+    os.environ["KERAS_GANS_CACHE"] = str(tmp_path_factory.mktemp("keras_gans_cache"))
+    return os.environ["KERAS_GANS_CACHE"]
+
+
 @pytest.fixture
 def mnist_npz(tmp_path):
     x, y = tiny_mnist()

@@ -24,7 +24,7 @@ def test_help_shows_defaults_and_extensions(capsys):
     status, out, _ = run_cli(dcgan_cifar10.main, ["--help"], capsys)
     text = " ".join(out.split())
     assert status == 0
-    for flag, default in [("--epochs", 200), ("--batch-size", 128), ("--eval-every", 10), ("--latent-dim", 100),
+    for flag, default in [("--epochs", 200), ("--batch-size", 128), ("--save-every", 10), ("--latent-dim", 100),
                           ("--batchnorm", "none"), ("--label-smoothing", False), ("--upsampling", False)]:
         assert flag in text and f"(default: {default})" in text
 
@@ -66,7 +66,7 @@ def test_label_smoothing_is_one_sided_and_noisy():
 
 def test_short_run_reports_accuracy_and_saves_colour_grid(cifar_npz, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["--data", cifar_npz, "--out", str(out), "--epochs", "2", "--eval-every", "1", "--batch-size", "16"]
+    argv = ["--data", cifar_npz, "--out", str(out), "--epochs", "2", "--save-every", "1", "--batch-size", "16"]
     status, text, _ = run_cli(dcgan_cifar10.main, argv, capsys)
     assert status == 0 and text.count(">Accuracy real:") == 2
     assert {"model_000003.h5", "model_000006.h5", "generated_plot_000006.png", "history.csv"} <= set(os.listdir(out))

@@ -175,3 +175,4 @@ def test_generator_learns_towards_the_data():
     for _ in range(60):
         lsgan_mnist.train_step(d_model, d_fake_model, gan_model, dataset, 100, 16)
     assert distance_to_data() < 0.9 * before
+

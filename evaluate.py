@@ -1,0 +1,543 @@
+"""Score saved generators objectively, and name the best one.
+
+    python evaluate.py runs/lsgan_mnist/model_*.h5 --dataset mnist
+    python evaluate.py "runs/wgan_mnist7/model_*.h5" --dataset mnist7 --data mnist.npz --no-inception
+    python evaluate.py runs/dcgan_cifar10/model_*.h5 --dataset cifar10 --inception-weights notop.h5
+
+For every generator: FID and KID on InceptionV3 pool features (the standard scores), and for MNIST a
+digit classifier's verdict: how many digits it draws (coverage), how far its digit histogram is from
+uniform (KL), how sure the classifier is (top probability), and a second FID in the classifier's own
+feature space that needs no download. For --dataset mnist7, the share of samples that are sevens.
+A first row scores real held-out images (the test set) the same way: the best a generator can hope for.
+
+Results go to the screen, to scores.csv and scores.png in --out (default: the first model's folder).
+Reference statistics, InceptionV3 features of real data and the trained digit classifier are cached
+in --cache, so scoring 20 checkpoints costs 20 generator passes.
+"""
+
+import argparse
+import csv
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+import numpy as np
+import keras
+from keras import layers
+from scipy import linalg
+
+import generate
+
+N_SAMPLES = 10000          # generated images per generator, and real images for the reference
+FEATURE_BATCH = 100        # images per forward pass: memory stays bounded at any --n
+KID_SUBSETS = 100          # KID: mean of the unbiased MMD estimate over this many subsets...
+KID_SUBSET_SIZE = 1000     # ...of this many images each (as torch-fidelity and clean-fid do)
+COVERAGE_SHARE = 0.02      # a digit counts as covered when it holds at least 2% of samples
+CLASSIFIER_EPOCHS = 5
+MIN_CLASSIFIER_ACCURACY = 0.99
+INCEPTION_SIZE = 299
+CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "keras-gans")  # or $KERAS_GANS_CACHE
+DATASETS = {"mnist": (28, 28, 1), "mnist7": (28, 28, 1), "cifar10": (32, 32, 3)}
+
+
+# ---------------------------------------------------------------------------------------
+# Data: real images as uint8 (n, h, w, c); scaled to [0,1] one batch at a time
+# ---------------------------------------------------------------------------------------
+def load_dataset(name, path=None):
+    """{"x_train", "y_train", "x_test", "y_test"} of an MNIST or CIFAR-10 .npz (or a Keras
+    download); images (n, h, w, c) uint8, labels (n,) or None. ValueError if unusable."""
+    if path is None:
+        source = keras.datasets.cifar10 if name == "cifar10" else keras.datasets.mnist
+        (x_train, y_train), (x_test, y_test) = source.load_data()
+        arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    else:
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such data file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in data.files}
+        except Exception as err:  # zipfile/OSError/pickle errors all mean: not a readable .npz
+            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+        if "x_train" not in arrays:
+            raise ValueError(f"{path}: no x_train array")
+    shape = DATASETS[name]
+    out = {}
+    for split in ("train", "test"):
+        x, y = arrays.get("x_" + split), arrays.get("y_" + split)
+        if x is not None and x.ndim == 3 and shape[-1] == 1:
+            x = x[..., np.newaxis]
+        if x is not None and x.shape[1:] != shape:
+            raise ValueError(f"{path}: x_{split} has images of shape {x.shape[1:]}, but {name} images are {shape}")
+        if y is not None:
+            y = np.asarray(y).reshape(-1)
+            if len(y) != len(x):
+                raise ValueError(f"{path}: y_{split} has {len(y)} labels for {len(x)} images")
+        out["x_" + split], out["y_" + split] = x, y
+    if name.startswith("mnist") and out["y_train"] is None:
+        raise ValueError(f"{path}: no y_train labels, which the digit classifier needs")
+    return out
+
+
+def reference_images(x, y, n, digit=None):
+    """Up to n real images (of one digit if asked), the same ones on every call."""
+    if digit is not None:
+        x = x[y == digit]
+    if len(x) == 0:
+        raise ValueError(f"no real images of digit {digit} in the data")
+    if len(x) > n:
+        x = x[np.sort(np.random.default_rng(0).permutation(len(x))[:n])]
+    return x
+
+
+def to_unit(images):
+    return np.asarray(images, dtype="float32") / 255.0
+
+
+def batches_of_real(x):
+    for i in range(0, len(x), FEATURE_BATCH):
+        yield to_unit(x[i : i + FEATURE_BATCH])
+
+
+def batches_of_generated(generator, n, value_range, distribution, seed=0):
+    """n samples of a generator, FEATURE_BATCH at a time, scaled to [0,1] from value_range."""
+    rng = np.random.default_rng(seed)
+    latent_dim = generator.inputs[0].shape[-1]
+    lo, hi = value_range
+    for i in range(0, n, FEATURE_BATCH):
+        z = generate.latent_points(latent_dim, min(FEATURE_BATCH, n - i), distribution, rng)
+        images = np.asarray(generator.predict_on_batch(z), dtype="float32")
+        yield np.clip((images - lo) / (hi - lo), 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Feature networks: take images in [0,1] of the dataset's shape
+# ---------------------------------------------------------------------------------------
+def define_inception(in_shape, weights="imagenet"):
+    """InceptionV3 pool features (2048): resize to 299x299, grey to three channels, scale to
+    [-1,1] as the network was trained. weights: "imagenet" (Keras downloads them), a file, or None."""
+    images = keras.Input(in_shape)
+    x = layers.Resizing(INCEPTION_SIZE, INCEPTION_SIZE, interpolation="bilinear")(images)
+    if in_shape[-1] == 1:
+        x = layers.Concatenate()([x, x, x])
+    x = layers.Rescaling(2.0, offset=-1.0)(x)
+    base = keras.applications.InceptionV3(
+        include_top=False, weights=weights, pooling="avg", input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3)
+    )
+    return keras.Model(images, base(x), name="inception_features")
+
+
+def define_classifier():
+    """A small MNIST CNN; its 128-unit "features" layer is the space of the classifier FID."""
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dropout(0.3),
+            layers.Dense(128, activation="relu", name="features"),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax", name="digit"),
+        ],
+        name="digit_classifier",
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def train_classifier(x_train, y_train, x_test, y_test, epochs=CLASSIFIER_EPOCHS, seed=0):
+    """(classifier, test accuracy). Without a test split, the last tenth of train is held out."""
+    if x_test is None or y_test is None:
+        n_held = max(1, len(x_train) // 10)
+        x_train, x_test = x_train[:-n_held], x_train[-n_held:]
+        y_train, y_test = y_train[:-n_held], y_train[-n_held:]
+    keras.utils.set_random_seed(seed)
+    model = define_classifier()
+    model.fit(to_unit(x_train), y_train, batch_size=128, epochs=epochs, verbose=0)
+    _, accuracy = model.evaluate(to_unit(x_test), y_test, batch_size=1000, verbose=0)
+    return model, float(accuracy)
+
+
+def feature_outputs(model):
+    """The classifier as a model that returns (features, digit probabilities)."""
+    return keras.Model(model.inputs, [model.get_layer("features").output, model.outputs[0]])
+
+
+def run_features(network, batches):
+    """Concatenated outputs of network over the batches (a list when it has several outputs)."""
+    parts = None
+    for batch in batches:
+        out = network.predict_on_batch(batch)
+        out = [np.asarray(o, "float64") for o in (out if isinstance(out, (list, tuple)) else [out])]
+        parts = [[o] for o in out] if parts is None else [p + [o] for p, o in zip(parts, out)]
+    return [np.concatenate(p) for p in parts]
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------
+def statistics(features):
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrt(S1 S2)). A singular product gets eps on the
+    diagonals, and the tiny imaginary part sqrtm leaves is dropped, as pytorch-fid does."""
+    diff = mu1 - mu2
+    with warnings.catch_warnings(record=True) as singular:
+        warnings.simplefilter("always", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
+    if singular or not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    covmean = np.real(covmean)
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def kernel_distance(f1, f2, n_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=0):
+    """KID: the unbiased MMD^2 with kernel (x.y/d + 1)^3, averaged over random subsets."""
+    rng = np.random.default_rng(seed)
+    m = min(subset_size, len(f1), len(f2))
+    d = f1.shape[1]
+    estimates = []
+    for _ in range(n_subsets):
+        x = f1[rng.choice(len(f1), m, replace=False)]
+        y = f2[rng.choice(len(f2), m, replace=False)]
+        kxx, kyy, kxy = ((a @ b.T / d + 1.0) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        estimates.append(within - 2.0 * kxy.mean())
+    return float(np.mean(estimates))
+
+
+def digit_scores(probabilities, digit=None):
+    """What the classifier says of a set of images: the share of each digit, coverage (digits
+    with at least COVERAGE_SHARE), KL from uniform, mean top probability, and one digit's share."""
+    shares = np.bincount(probabilities.argmax(axis=1), minlength=10) / len(probabilities)
+    nonzero = shares[shares > 0]
+    scores = {
+        "coverage": int((shares >= COVERAGE_SHARE).sum()),
+        "kl": float((nonzero * np.log(nonzero * 10)).sum()),
+        "top_p": float(probabilities.max(axis=1).mean()),
+    }
+    if digit is not None:
+        scores[f"share_{digit}"] = float(shares[digit])
+    scores.update({f"digit_{k}": float(s) for k, s in enumerate(shares)})
+    return scores
+
+
+# ---------------------------------------------------------------------------------------
+# Cache: files named by what they were computed from, written to a temporary name first
+# ---------------------------------------------------------------------------------------
+def fingerprint(*parts):
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part.tobytes() if isinstance(part, np.ndarray) else str(part).encode())
+    return h.hexdigest()[:12]
+
+
+def file_fingerprint(path):
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def save_atomically(path, write):
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+class Scorer:
+    """Scores generators of one dataset. Built once (reference statistics from the cache or
+    computed and cached), then called on each generator: scorer(generator) -> {metric: value}.
+
+    inception: use InceptionV3 (FID, KID); weights "imagenet", a file, or None (random: plumbing
+    only). MNIST datasets always get the digit classifier's metrics and its FID ("cfid").
+    """
+
+    def __init__(self, dataset, data=None, n=N_SAMPLES, inception=True, inception_weights="imagenet",
+                 cache_dir=None, digit=None, log=print):
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}: choose from {', '.join(DATASETS)}")
+        if dataset == "cifar10" and not inception:
+            raise ValueError("cifar10 has no digit classifier: its scores need InceptionV3")
+        self.dataset, self.n, self.shape, self.log = dataset, n, DATASETS[dataset], log
+        self.digit = 7 if dataset == "mnist7" and digit is None else digit
+        self.cache_dir = cache_dir or os.environ.get("KERAS_GANS_CACHE") or CACHE_DIR
+        os.makedirs(self.cache_dir, exist_ok=True)
+        arrays = load_dataset(dataset, data)
+        x_ref = reference_images(arrays["x_train"], arrays["y_train"], n, self.digit)
+        x_floor = None
+        if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
+            x_floor = reference_images(arrays["x_test"], arrays["y_test"], n, self.digit)
+        self.networks = {}  # kind -> (network, key)
+        if dataset.startswith("mnist"):
+            classifier = self.load_classifier(arrays)
+            self.networks["classifier"] = (feature_outputs(classifier), file_fingerprint(self.classifier_path))
+        if inception:
+            self.networks["inception"] = self.load_inception(inception_weights)
+        self.reference = {kind: self.cached_features(kind, "train", x_ref) for kind in self.networks}
+        self.floor_images = x_floor
+        self.metric = "fid" if inception else "cfid"
+
+    # -- building what the scores need, once --------------------------------------------
+    def load_inception(self, weights):
+        if weights not in (None, "imagenet") and not os.path.isfile(weights):
+            raise ValueError(f"--inception-weights {weights}: no such file")
+        try:
+            network = define_inception(self.shape, weights)
+        except Exception as err:
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            where = "could not download them" if weights == "imagenet" else f"{weights} does not fit"
+            raise ValueError(
+                f"InceptionV3 weights: {where} ({reason}); give --inception-weights PATH "
+                "(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5) or --no-inception"
+            ) from None
+        key = "random" if weights is None else "imagenet" if weights == "imagenet" else file_fingerprint(weights)
+        return network, key
+
+    def load_classifier(self, arrays):
+        key = fingerprint(arrays["x_train"], arrays["y_train"])
+        self.classifier_path = os.path.join(self.cache_dir, f"mnist-classifier-{key}.keras")
+        info_path = self.classifier_path.replace(".keras", ".json")
+        if os.path.isfile(self.classifier_path) and os.path.isfile(info_path):
+            with open(info_path, encoding="utf-8") as f:
+                self.classifier_accuracy = json.load(f)["test_accuracy"]
+            model = keras.models.load_model(self.classifier_path)
+            self.log(f"digit classifier: cached ({self.classifier_path}), test accuracy {self.classifier_accuracy:.2%}")
+        else:
+            self.log(f"digit classifier: training on {len(arrays['x_train'])} images (once; cached in {self.cache_dir})")
+            model, self.classifier_accuracy = train_classifier(
+                arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+            )
+            save_atomically(self.classifier_path, model.save)
+            text = json.dumps({"test_accuracy": self.classifier_accuracy}) + "\n"
+            save_atomically(info_path, lambda tmp: write_text(tmp, text))
+            self.log(f"digit classifier: test accuracy {self.classifier_accuracy:.2%}")
+        if self.classifier_accuracy < MIN_CLASSIFIER_ACCURACY:
+            self.log(f"warning: the digit classifier's test accuracy is below {MIN_CLASSIFIER_ACCURACY:.0%}; "
+                     "its digit shares are rough")
+        return model
+
+    def cached_features(self, kind, split, images):
+        """Features (and for the classifier, probabilities) of real images: from the cache,
+        keyed by dataset, split, count, the images themselves and the network's weights."""
+        network, key = self.networks[kind]
+        name = f"{self.dataset}-{split}-{kind}-{len(images)}-{fingerprint(images)}-{key}.npz"
+        path = os.path.join(self.cache_dir, name)
+        if os.path.isfile(path):
+            with np.load(path) as cached:
+                self.log(f"{kind} features of {len(images)} real {split} images: cached")
+                return [cached[k] for k in sorted(cached.files)]
+        self.log(f"{kind} features of {len(images)} real {split} images: computing (once; cached in {self.cache_dir})")
+        outputs = run_features(network, batches_of_real(images))
+        save_atomically(path, lambda tmp: np.savez(tmp, **{f"out{i}": o for i, o in enumerate(outputs)}))
+        return outputs
+
+    # -- scoring -------------------------------------------------------------------------
+    def score_outputs(self, outputs):
+        """Scores of a set of images from its network outputs {kind: [features, (probs)]}."""
+        scores = {}
+        for kind, (features, *probs) in outputs.items():
+            ref = self.reference[kind][0]
+            prefix = "" if kind == "inception" else "c"
+            scores[prefix + "fid"] = frechet_distance(*statistics(features), *statistics(ref))
+            if kind == "inception":
+                scores["kid"] = kernel_distance(features, ref)
+            else:
+                scores.update(digit_scores(probs[0], self.digit))
+        return scores
+
+    def __call__(self, generator, value_range=(-1.0, 1.0), distribution="normal", seed=0):
+        out_shape = tuple(generator.outputs[0].shape[1:])
+        if out_shape != self.shape:
+            raise ValueError(f"it makes images of shape {out_shape}, but {self.dataset} images are {self.shape}")
+        outputs = {
+            kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed))
+            for kind, (network, _) in self.networks.items()
+        }
+        return self.score_outputs(outputs)
+
+    def score_floor(self):
+        """The same scores for real held-out (test) images, or None without a test split."""
+        if self.floor_images is None:
+            return None
+        return self.score_outputs({kind: self.cached_features(kind, "test", self.floor_images) for kind in self.networks})
+
+    def summary(self, scores):
+        """A short line of the main scores."""
+        parts = [f"{k} {scores[k]:.4g}" for k in ("fid", "kid", "cfid") if k in scores]
+        if f"share_{self.digit}" in scores:
+            parts.append(f"share of {self.digit}s {scores[f'share_{self.digit}']:.1%}")
+        elif "coverage" in scores:
+            parts.append(f"coverage {scores['coverage']}/10")
+        return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------
+def step_of(path):
+    """The training step in a file name such as model_001874.h5, else None."""
+    match = re.search(r"(\d+)$", os.path.splitext(os.path.basename(path))[0])
+    return int(match.group(1)) if match else None
+
+
+def columns_of(rows):
+    keys = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    return keys
+
+
+def write_scores_csv(rows, path):
+    keys = columns_of(rows)
+
+    def write(tmp):
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    save_atomically(path, write)
+
+
+def table(rows, metrics):
+    """The rows as aligned text, one column per metric."""
+    cells = [["model", "step"] + metrics]
+    for row in rows:
+        values = [row.get(m) for m in metrics]
+        cells.append([row["model"], "" if row.get("step") is None else str(row["step"])] +
+                     ["" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in values])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in cells)
+
+
+def plot_scores(rows, metrics, floor, path):
+    """One panel per metric against the training step; the real-data floor dashed."""
+    from matplotlib.figure import Figure
+
+    scored = [r for r in rows if r.get("step") is not None]
+    steps = [r["step"] for r in scored] if scored else list(range(1, len(rows) + 1))
+    scored = scored or rows
+    fig = Figure(figsize=(4 * len(metrics), 3.5), layout="constrained")
+    for k, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), k + 1)
+        ax.plot(steps, [r[metric] for r in scored], marker="o")
+        if floor is not None and metric in floor:
+            ax.axhline(floor[metric], linestyle="--", color="grey", label="real test set")
+            ax.legend()
+        ax.set_title(metric)
+        ax.set_xlabel("step")
+    save_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+def expand(patterns):
+    """Model paths from arguments, expanding globs the shell left alone (quoted, or Windows)."""
+    paths = []
+    for pattern in patterns:
+        if not os.path.exists(pattern) and glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise ValueError(f"{pattern}: matches no file")
+            paths += matches
+        else:
+            paths.append(pattern)
+    return sorted(dict.fromkeys(paths), key=lambda p: (os.path.dirname(p), step_of(p) or 0, p))
+
+
+def parse_args(argv=None):
+    p = generate.Parser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("models", nargs="+", help="generator .h5 files saved by the training scripts (globs work)")
+    p.add_argument("--dataset", choices=sorted(DATASETS), required=True, help="the real data the generators learnt")
+    p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset; default: download")
+    p.add_argument("--n", type=generate.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
+    p.add_argument("--seed", type=int, default=0, help="seed for the latent points: every generator gets the same ones")
+    p.add_argument("--out", default=None, help="folder for scores.csv and scores.png (default: the first model's folder)")
+    p.add_argument("--inception-weights", default="imagenet",
+                   help="InceptionV3 no-top weights file (inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5); "
+                        "default: Keras downloads them; 'random': untrained, to check the plumbing only")
+    p.add_argument("--no-inception", action="store_true", help="skip FID/KID on InceptionV3 (MNIST: classifier scores only)")
+    p.add_argument("--cache", default=None, help="folder for reference statistics and the digit classifier "
+                   f"(default: $KERAS_GANS_CACHE, else {CACHE_DIR})")
+    p.add_argument("--overwrite", action="store_true", help="replace scores.csv and scores.png in --out")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        paths = expand(args.models)
+        out = args.out or os.path.dirname(os.path.abspath(paths[0]))
+        if not os.path.isdir(out):
+            raise ValueError(f"--out {out}: no such folder")
+        if not args.overwrite and any(os.path.exists(os.path.join(out, f)) for f in ("scores.csv", "scores.png")):
+            raise ValueError(f"--out {out}: already holds scores.csv; pass --overwrite or choose another folder")
+        models = []
+        for path in paths:  # every file checked before the long part starts
+            model = generate.load_generator(path)
+            if tuple(model.outputs[0].shape[1:]) != DATASETS[args.dataset]:
+                raise ValueError(f"{path}: makes images of shape {tuple(model.outputs[0].shape[1:])}, "
+                                 f"but {args.dataset} images are {DATASETS[args.dataset]}")
+            models.append((path, model))
+        scorer = Scorer(args.dataset, args.data, args.n, inception=not args.no_inception,
+                        inception_weights=None if args.inception_weights == "random" else args.inception_weights,
+                        cache_dir=args.cache)
+    except ValueError as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+    rows = []
+    floor = scorer.score_floor()
+    if floor is not None:
+        rows.append(dict(model="(real test images)", step=None, **floor))
+    for path, model in models:
+        distribution, value_range = generate.sampling_info(path, model)
+        scores = scorer(model, value_range, distribution, seed=args.seed)
+        rows.append(dict(model=path, step=step_of(path), **scores))
+        print(f"{path}: {scorer.summary(scores)}", flush=True)
+    metrics = [m for m in ("fid", "kid", "cfid", "coverage", "kl", "top_p", f"share_{scorer.digit}")
+               if m in columns_of(rows)]
+    if scorer.digit is not None:  # one digit wanted: coverage and KL from uniform say nothing
+        metrics = [m for m in metrics if m not in ("coverage", "kl")]
+    print()
+    print(table(rows, metrics))
+    write_scores_csv(rows, os.path.join(out, "scores.csv"))
+    generated = [r for r in rows if r["model"] in dict(models)]
+    plot_scores(generated, metrics, floor, os.path.join(out, "scores.png"))
+    best = min(generated, key=lambda r: r[scorer.metric])
+    name = "FID" if scorer.metric == "fid" else "classifier FID"
+    print(f"\nbest by {name}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
+    print(f"wrote {os.path.join(out, 'scores.csv')} and scores.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""--eval-every in every training script: the generator is saved and scored at each evaluation
+point (evaluate.py's cheap metric), eval_history.csv has a row for each, the best is named."""
+
+import numpy as np
+import pytest
+
+import keras
+import evaluate
+import dcgan_cifar10
+import dcgan_mnist
+import lsgan_mnist
+import wgan_mnist7
+from conftest import run_cli, tiny_mnist
+
+CASES = {
+    # script: (arguments besides --data/--out, steps scored, metric)
+    "lsgan_mnist": (["--epochs", "2", "--batch-size", "16", "--eval-every", "1"], [6, 12], "cfid"),
+    "wgan_mnist7": (["--epochs", "2", "--batch-size", "16", "--n-critic", "1", "--eval-every", "1"], [6, 12], "cfid"),
+    "dcgan_mnist": (["--steps", "4", "--save-every", "100", "--batch-size", "16", "--eval-every", "2"], [2, 4], "cfid"),
+    "dcgan_cifar10": (["--epochs", "2", "--batch-size", "16", "--eval-every", "1"], [3, 6], "fid"),
+}
+def tiny_feature_network(in_shape, weights):
+    return keras.Sequential([keras.Input(in_shape), keras.layers.Conv2D(8, 3), keras.layers.GlobalAveragePooling2D()])
+
+
+SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10)}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_eval_every_scores_and_names_the_best(name, tmp_path, capsys, monkeypatch):
+    script = SCRIPTS[name]
+    argv, steps, metric = CASES[name]
+    monkeypatch.setattr(script, "EVAL_SAMPLES", 20 if name == "dcgan_cifar10" else 200)
+    if name == "dcgan_cifar10":  # a tiny stand-in for InceptionV3 (test_evaluate runs the real one)
+        monkeypatch.setattr(evaluate, "define_inception", tiny_feature_network)
+        x = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3)).astype("uint8")
+        y = np.zeros((48, 1), "uint8")
+    else:
+        x, y = tiny_mnist()
+        if name == "wgan_mnist7":
+            y[:] = 7
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=x, y_train=y)
+    out = tmp_path / "run"
+    status, stdout, err = run_cli(script.main, argv + ["--data", str(data), "--out", str(out)], capsys)
+    assert status == 0, err
+    lines = (out / "eval_history.csv").read_text().splitlines()
+    header, rows = lines[0].split(","), [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
+    assert header[:3] == ["step", "model", metric]
+    assert [(int(r["step"]), r["model"]) for r in rows] == [(s, "model_%06d.h5" % s) for s in steps]
+    assert all((out / r["model"]).is_file() for r in rows)
+    best = min(rows, key=lambda r: float(r[metric]))
+    assert f"best generator by {metric}: {best['model']}" in stdout
