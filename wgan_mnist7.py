@@ -18,7 +18,10 @@ import argparse
 import json
 import logging
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -44,6 +47,11 @@ OUT_DIR = os.path.join("runs", "wgan_mnist7")
 LATENT_DISTRIBUTION = "normal"
 OUTPUT_RANGE = (-1.0, 1.0)
 EVAL_SAMPLES = 10000  # --eval-every: generated digits scored each time (evaluate.py)
+# Long runs: a checkpoint each epoch; a run that collapses is stopped (or restarted).
+CHECKPOINT = "checkpoint.npz"
+COLLAPSE_WINDOW = 200  # steps in a row that must look collapsed
+COLLAPSE_THRESHOLD = 500.0  # critic gap |c1 + c2| above this: it has blown up
+COLLAPSE_HELP = "a likely collapse: the critic's gap |c1 + c2| (its Wasserstein estimate) above this"
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,6 +356,57 @@ def score_generator(scorer, step, g_model, model_path, eval_rows, out_dir="."):
     save_atomically(os.path.join(out_dir, "eval_history.csv"), lambda tmp: _write_text(tmp, "\n".join(rows) + "\n"))
 
 
+def checkpoint_variables(g_model, c_model, gan_model):
+    """Everything a checkpoint holds besides the step, the history and the random state:
+    both models' variables (weights, BatchNorm statistics, dropout seeds) and both
+    optimizers' state. An optimizer that has not stepped yet is built first."""
+    for optimizer, model in ((c_model.optimizer, c_model), (gan_model.optimizer, gan_model)):
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+    return {"g": g_model.variables, "c": c_model.variables,
+            "c_opt": c_model.optimizer.variables, "g_opt": gan_model.optimizer.variables}
+
+
+def save_checkpoint(out_dir, g_model, c_model, gan_model, state):
+    """One .npz, written to a temporary name and renamed: a kill at any moment leaves the
+    previous checkpoint or the new one, never half of one."""
+    arrays = {f"{group}/{k}": keras.ops.convert_to_numpy(v)
+              for group, variables in checkpoint_variables(g_model, c_model, gan_model).items()
+              for k, v in enumerate(variables)}
+    rng_name, rng_keys, rng_pos, rng_has_gauss, rng_gauss = np.random.get_state()
+    state = dict(state, numpy_rng=[rng_name, int(rng_pos), int(rng_has_gauss), float(rng_gauss)])
+    arrays.update(state=np.array(json.dumps(state)), numpy_rng_keys=rng_keys)
+    save_atomically(os.path.join(out_dir, CHECKPOINT), lambda tmp: np.savez(tmp, **arrays))
+
+
+def load_checkpoint(out_dir, g_model, c_model, gan_model, settings):
+    """Restore what save_checkpoint wrote, and NumPy's random state; returns the state.
+    ValueError if there is none, it is unreadable, or it was made with other settings."""
+    path = os.path.join(out_dir, CHECKPOINT)
+    if not os.path.isfile(path):
+        raise ValueError(f"--out {out_dir}: no {CHECKPOINT} to resume from")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}
+        state = json.loads(str(arrays.pop("state")))
+    except Exception as err:  # zipfile, OSError, JSON, missing key: not a checkpoint
+        raise ValueError(f"{path}: not a readable checkpoint ({err})") from None
+    for key, value in settings.items():
+        if state["settings"].get(key) != value:
+            raise ValueError(f"{path}: made with {key}={state['settings'].get(key)}, not {value}: "
+                             "resume with the flags the run was started with")
+    groups = checkpoint_variables(g_model, c_model, gan_model)
+    if any(arrays.get(f"{g}/{k}", np.empty(0)).shape != tuple(v.shape) or f"{g}/{len(vs)}" in arrays
+           for g, vs in groups.items() for k, v in enumerate(vs)):
+        raise ValueError(f"{path}: does not fit these models: resume with the flags the run was started with")
+    for group, variables in groups.items():
+        for k, variable in enumerate(variables):
+            variable.assign(arrays[f"{group}/{k}"])
+    name, pos, has_gauss, gauss = state["numpy_rng"]
+    np.random.set_state((name, arrays["numpy_rng_keys"], pos, has_gauss, gauss))
+    return state
+
+
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
@@ -375,6 +434,53 @@ def train_step(c_model, c_fake_model, gan_model, dataset, latent_dim, n_batch, n
     return float(np.mean(c1)), float(np.mean(c2)), g_loss
 
 
+class CollapseGuard:
+    """Watches every step's losses. A NaN or infinite loss ends the run at once. A likely
+    collapse, `window` steps in a row that look collapsed, is reported; with `stop` the run
+    then restarts from its last good checkpoint with a new seed while `restarts` last, and
+    stops when they are used up."""
+
+    def __init__(self, window=COLLAPSE_WINDOW, threshold=COLLAPSE_THRESHOLD, stop=True, restarts=0):
+        self.window, self.threshold, self.stop, self.restarts = window, threshold, stop, restarts
+        self.streak, self.restarted = 0, 0
+
+    def looks_collapsed(self, c_loss1, c_loss2, g_loss):
+        """The critic's gap between real and generated images, -(c1 + c2), its estimate of
+        the Wasserstein distance, blown up: weight clipping no longer holds the critic."""
+        return abs(c_loss1 + c_loss2) > self.threshold
+
+    def describe(self):
+        return f"the critic's gap |c1 + c2| above {self.threshold:g} for {self.window} steps in a row"
+
+    def check(self, *losses):
+        """None, "nan", or "collapse" (once, on the step that completes the window)."""
+        if not np.all(np.isfinite(losses)):
+            return "nan"
+        self.streak = self.streak + 1 if self.looks_collapsed(*losses) else 0
+        return "collapse" if self.streak == self.window else None
+
+
+class StopOnSignal:
+    """Within it, Ctrl-C (SIGINT) and SIGTERM ask the loop to stop after the current step
+    rather than kill it mid-step; a second Ctrl-C stops at once. Main thread only."""
+
+    def __enter__(self):
+        self.signal, self.previous = None, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self.request)
+        return self
+
+    def request(self, signum, frame):
+        if self.signal == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
 def train(
     g_model,
     c_model,
@@ -389,66 +495,148 @@ def train(
     verbose=1,
     scorer=None,
     eval_every=1,
+    resume=False,
+    guard=None,
 ):
-    """The tutorial's loop: each epoch saves a grid and the generator; returns the history.
-    With a scorer (evaluate.Scorer), every eval_every epochs the generator is scored too."""
+    """The tutorial's loop: each epoch saves a grid, the generator, the critic and a
+    checkpoint. Returns the history; its "stopped" says why the run ended early
+    ("interrupted", "nan", "collapse"), else None. With a scorer (evaluate.Scorer), every
+    eval_every epochs the generator is scored too. resume: go on from out_dir's checkpoint.
+    guard: a CollapseGuard (default: the flags' defaults)."""
     bat_per_epo = dataset.shape[0] // n_batch
     if bat_per_epo < 1 or n_batch < 2:
         raise ValueError(f"need at least one batch: {dataset.shape[0]} images, batch size {n_batch}")
     n_steps = bat_per_epo * n_epochs if max_steps is None else min(max_steps, bat_per_epo * n_epochs)
     c_fake_model = define_discriminator_on_fakes(g_model, c_model)
+    guard = guard or CollapseGuard()
+    settings = dict(n_batch=n_batch, latent_dim=latent_dim, n_critic=n_critic)
+    history = {"c1": [], "c2": [], "g": [], "scores": []}
     os.makedirs(out_dir, exist_ok=True)
+
+    def checkpoint():
+        save_checkpoint(out_dir, g_model, c_model, gan_model, dict(step=step, history=history, settings=settings))
+
+    step = 0
+    if resume:
+        state = load_checkpoint(out_dir, g_model, c_model, gan_model, settings)
+        step, history = state["step"], state["history"]
+        if step >= n_steps:
+            print(f"the run in {out_dir} is already finished ({step} of {n_steps} steps)")
+            return dict(history, stopped=None)
+        print(f"resuming the run in {out_dir} at step {step} of {n_steps}")
+    else:
+        checkpoint()
     write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, n_critic=n_critic, max_steps=max_steps)
-    c1_hist, c2_hist, g_hist, eval_rows = [], [], [], []
+    saved_step, stopped = step, None
     # A live bar on a terminal or in a notebook; one line per epoch in a log file.
     live = sys.stdout.isatty() or "ipykernel" in sys.modules
     progress = verbose if (live or not verbose) else 2
-    progbar, start = None, None
-    for i in range(n_steps):
-        if i % bat_per_epo == 0:
-            epoch = i // bat_per_epo
-            if verbose:
-                print(f"Epoch {epoch + 1}/{n_epochs}")
-            steps_this_epoch = min(bat_per_epo, n_steps - i)
-            progbar = keras.utils.Progbar(
-                steps_this_epoch, stateful_metrics=["c1", "c2", "g", "steps/s"], verbose=progress
+    progbar, start, begun = None, None, 0
+    with StopOnSignal() as stop:
+        while step < n_steps:
+            if step % bat_per_epo == 0 or progbar is None:
+                if verbose:
+                    print(f"Epoch {step // bat_per_epo + 1}/{n_epochs}")
+                begun = step % bat_per_epo
+                progbar = keras.utils.Progbar(
+                    min(bat_per_epo, n_steps - step + begun), stateful_metrics=["c1", "c2", "g", "steps/s"],
+                    verbose=progress,
+                )
+                start = time.perf_counter()
+            c_loss1, c_loss2, g_loss = train_step(c_model, c_fake_model, gan_model, dataset, latent_dim, n_batch, n_critic)
+            history["c1"].append(c_loss1)
+            history["c2"].append(c_loss2)
+            history["g"].append(g_loss)
+            step += 1
+            done = (step - 1) % bat_per_epo + 1
+            progbar.update(
+                done,
+                [("c1", c_loss1), ("c2", c_loss2), ("g", g_loss),
+                 ("steps/s", (done - begun) / (time.perf_counter() - start))],
             )
-            start = time.perf_counter()
-        c_loss1, c_loss2, g_loss = train_step(c_model, c_fake_model, gan_model, dataset, latent_dim, n_batch, n_critic)
-        c1_hist.append(c_loss1)
-        c2_hist.append(c_loss2)
-        g_hist.append(g_loss)
-        done = i % bat_per_epo + 1
-        progbar.update(
-            done,
-            [("c1", c_loss1), ("c2", c_loss2), ("g", g_loss), ("steps/s", done / (time.perf_counter() - start))],
-        )
-        if (i + 1) % bat_per_epo == 0 or i + 1 == n_steps:
-            model_path = summarize_performance(i, g_model, latent_dim, out_dir=out_dir, c_model=c_model)
-            if scorer is not None and (((i + 1) // bat_per_epo) % eval_every == 0 or i + 1 == n_steps):
-                score_generator(scorer, i, g_model, model_path, eval_rows, out_dir=out_dir)
-    plot_history(c1_hist, c2_hist, g_hist, out_dir=out_dir)
-    if eval_rows:
-        best = min(eval_rows, key=lambda row: row[scorer.metric])
+            verdict = guard.check(c_loss1, c_loss2, g_loss)
+            if verdict == "nan":
+                print(f"step {step}: a loss is {c_loss1}, {c_loss2}, {g_loss}: stopping. The last good "
+                      f"checkpoint (step {saved_step}) and the generators saved up to it are kept.")
+                stopped = "nan"
+                break
+            if verdict == "collapse":
+                print(f"step {step}: likely collapse ({guard.describe()})")
+                if guard.stop and guard.restarted < guard.restarts:
+                    guard.restarted, guard.streak = guard.restarted + 1, 0
+                    state = load_checkpoint(out_dir, g_model, c_model, gan_model, settings)
+                    step, history, progbar = state["step"], state["history"], None
+                    seed = int(np.random.randint(2**31 - 1000)) + guard.restarted
+                    keras.utils.set_random_seed(seed)
+                    print(f"restarting from the checkpoint at step {step} with seed {seed} "
+                          f"(restart {guard.restarted} of {guard.restarts})")
+                    continue
+                if guard.stop:
+                    print(f"stopping; the last good checkpoint (step {saved_step}) is kept "
+                          "(--no-stop-on-collapse carries on, --restart-on-collapse K restarts)")
+                    stopped = "collapse"
+                    break
+            if step % bat_per_epo == 0 or step == n_steps:
+                # The reports draw from NumPy's global generator (the tutorial's functions);
+                # its state is put back, so where a run saves does not change how it trains.
+                rng = np.random.get_state()
+                model_path = summarize_performance(step - 1, g_model, latent_dim, out_dir=out_dir, c_model=c_model)
+                if scorer is not None and ((step // bat_per_epo) % eval_every == 0 or step == n_steps):
+                    score_generator(scorer, step - 1, g_model, model_path, history["scores"], out_dir=out_dir)
+                np.random.set_state(rng)
+            if guard.streak == 0 and (step % bat_per_epo == 0 or step == n_steps or stop.signal):
+                checkpoint()  # only while no collapse is suspected: it is the last good one
+                saved_step = step
+            if stop.signal and step < n_steps:
+                print(f"interrupted at step {step} of {n_steps}; checkpoint at step {saved_step} "
+                      f"in {os.path.join(out_dir, CHECKPOINT)}")
+                stopped = "interrupted"
+                break
+    plot_history(history["c1"], history["c2"], history["g"], out_dir=out_dir)
+    if history["scores"]:
+        best = min(history["scores"], key=lambda row: row[scorer.metric])
         print(f"best generator by {scorer.metric}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
-    return {"c1": c1_hist, "c2": c2_hist, "g": g_hist, "scores": eval_rows}
+    return dict(history, stopped=stopped)
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png", "eval_history.csv")
+RUN_OUTPUTS = ("run.json", "history.csv", "plot_line_plot_loss.png", "eval_history.csv", CHECKPOINT)
 
 
-def check_out_dir(out_dir, overwrite=False):
-    """Refuse to train into a folder that already holds a run, unless asked to."""
+def check_out_dir(out_dir, overwrite=False, resume=False):
+    """Refuse to train into a folder that already holds a run, unless asked to (or resuming
+    it), or a folder that cannot be written to."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"--out {out_dir}: exists and is not a folder")
-    if overwrite or not os.path.isdir(out_dir):
+    if resume and not os.path.isfile(os.path.join(out_dir, CHECKPOINT)):
+        raise ValueError(f"--out {out_dir}: no {CHECKPOINT} to resume from")
+    existing = os.path.abspath(out_dir)
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    probe = os.path.join(existing, f".{os.getpid()}.write-test")
+    try:
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as err:
+        raise ValueError(f"--out {out_dir}: cannot write in {existing} ({err.strerror or err})") from None
+    if overwrite or resume or not os.path.isdir(out_dir):
         return
     names = os.listdir(out_dir)
     if any(n in RUN_OUTPUTS or n.startswith(("model_", "critic_", "generated_plot_")) for n in names):
-        raise ValueError(f"--out {out_dir}: already holds a run; choose another folder or pass --overwrite")
+        raise ValueError(f"--out {out_dir}: already holds a run; choose another folder, pass --resume to "
+                         "continue it or --overwrite to replace it")
+
+
+def seed_everything(seed):
+    """--seed: Python, NumPy and the backend seeded, and on TensorFlow its deterministic
+    kernels, so that two runs on one machine and backend print the same losses."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def define_scorer(data, digit):
@@ -500,16 +688,41 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=positive, default=None,
                    help="every N epochs, score the generator with evaluate.py's digit-classifier FID against "
                         "real digits of --digit (eval_history.csv; the best is named at the end); default: off")
+    p.add_argument("--resume", action="store_true",
+                   help=f"continue the run in --out from its {CHECKPOINT} (give the flags it was started with)")
+    p.add_argument("--stop-on-collapse", action=argparse.BooleanOptionalAction, default=True,
+                   help="stop (or restart, see --restart-on-collapse) on a likely collapse; a NaN loss always stops")
+    p.add_argument("--collapse-window", type=positive, default=COLLAPSE_WINDOW,
+                   help="steps in a row that must look collapsed")
+    p.add_argument("--collapse-threshold", type=positive_float, default=COLLAPSE_THRESHOLD, help=COLLAPSE_HELP)
+    p.add_argument("--restart-on-collapse", type=int, default=0, metavar="K",
+                   help="on a likely collapse, restore the last good checkpoint and go on with a new seed, "
+                        "at most K times")
     args = p.parse_args(argv)
+    if args.restart_on_collapse < 0:
+        p.error(f"argument --restart-on-collapse: must be 0 or more, got {args.restart_on_collapse}")
     if args.batch_size < 2:
         p.error("argument --batch-size: must be at least 2 (half real, half generated)")
     return args
 
 
+def finish(history, out_dir, argv):
+    """main's last words and exit status: 0 done, 3 stopped by a NaN or a collapse, 130
+    interrupted (with the command that resumes the run)."""
+    if history["stopped"] == "interrupted":
+        args = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--resume", "--overwrite")]
+        print(f"resume with: python {os.path.basename(__file__)} {shlex.join(args + ['--resume'])}")
+        return 130
+    if history["stopped"]:
+        return 3
+    print(f"outputs in {out_dir}")
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
-        check_out_dir(args.out, args.overwrite)
+        check_out_dir(args.out, args.overwrite, args.resume)
         dataset = load_real_samples(args.data, args.digit)
         if dataset.shape[0] < args.batch_size:
             raise ValueError(f"{args.data}: {dataset.shape[0]} images, fewer than one batch of {args.batch_size}")
@@ -518,15 +731,23 @@ def main(argv=None):
         print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
         return 2
     if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
+        seed_everything(args.seed)
+    guard = CollapseGuard(args.collapse_window, args.collapse_threshold, args.stop_on_collapse, args.restart_on_collapse)
     c_model = define_critic(clip_value=args.clip)
     g_model = define_generator(args.latent_dim)
     gan_model = define_gan(g_model, c_model)
-    train(g_model, c_model, gan_model, dataset, args.latent_dim, args.epochs, args.batch_size,
-          n_critic=args.n_critic, out_dir=args.out, max_steps=args.max_steps, scorer=scorer,
-          eval_every=args.eval_every or 1)
-    print(f"outputs in {args.out}")
-    return 0
+    try:
+        history = train(g_model, c_model, gan_model, dataset, args.latent_dim, args.epochs, args.batch_size,
+                        n_critic=args.n_critic, out_dir=args.out, max_steps=args.max_steps, scorer=scorer,
+                        eval_every=args.eval_every or 1, resume=args.resume, guard=guard)
+    except ValueError as err:  # a checkpoint that does not fit
+        print(f"{os.path.basename(__file__)}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # disk full, folder gone or read-only: every file is whole (atomic saves)
+        print(f"{os.path.basename(__file__)}: error: writing to {args.out} failed ({err.strerror or err}); "
+              "the files written before are intact", file=sys.stderr)
+        return 1
+    return finish(history, args.out, argv)
 
 
 if __name__ == "__main__":

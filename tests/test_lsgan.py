@@ -38,7 +38,7 @@ def test_defaults_are_the_published_hyperparameters():
 def test_two_epoch_run_writes_every_output(lsgan_run):
     names = sorted(os.listdir(lsgan_run))
     assert names == [
-        "generated_plot_000006.png", "generated_plot_000012.png", "history.csv",
+        "checkpoint.npz", "generated_plot_000006.png", "generated_plot_000012.png", "history.csv",
         "model_000006.h5", "model_000012.h5", "plot_line_plot_loss.png", "run.json",
     ]
     with open(lsgan_run / "history.csv") as f:
