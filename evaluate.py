@@ -253,17 +253,6 @@ def file_fingerprint(path):
     return h.hexdigest()[:12]
 
 
-def save_atomically(path, write):
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_text(path, text):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -332,9 +321,9 @@ class Scorer:
             model, self.classifier_accuracy = train_classifier(
                 arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
             )
-            save_atomically(self.classifier_path, model.save)
+            generate.save_atomically(self.classifier_path, model.save)
             text = json.dumps({"test_accuracy": self.classifier_accuracy}) + "\n"
-            save_atomically(info_path, lambda tmp: write_text(tmp, text))
+            generate.save_atomically(info_path, lambda tmp: write_text(tmp, text))
             self.log(f"digit classifier: test accuracy {self.classifier_accuracy:.2%}")
         if self.classifier_accuracy < MIN_CLASSIFIER_ACCURACY:
             self.log(f"warning: the digit classifier's test accuracy is below {MIN_CLASSIFIER_ACCURACY:.0%}; "
@@ -353,7 +342,7 @@ class Scorer:
                 return [cached[k] for k in sorted(cached.files)]
         self.log(f"{kind} features of {len(images)} real {split} images: computing (once; cached in {self.cache_dir})")
         outputs = run_features(network, batches_of_real(images))
-        save_atomically(path, lambda tmp: np.savez(tmp, **{f"out{i}": o for i, o in enumerate(outputs)}))
+        generate.save_atomically(path, lambda tmp: np.savez(tmp, **{f"out{i}": o for i, o in enumerate(outputs)}))
         return outputs
 
     # -- scoring -------------------------------------------------------------------------
@@ -421,7 +410,7 @@ def write_scores_csv(rows, path):
             writer.writeheader()
             writer.writerows(rows)
 
-    save_atomically(path, write)
+    generate.save_atomically(path, write)
 
 
 def table(rows, metrics):
@@ -452,7 +441,7 @@ def plot_scores(rows, metrics, floor, path):
             ax.legend()
         ax.set_title(metric)
         ax.set_xlabel("step")
-    save_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    generate.save_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 # ---------------------------------------------------------------------------------------

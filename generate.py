@@ -100,15 +100,20 @@ def render(images, value_range, path, scale=2):
         grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
     grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     pixels = grid[..., 0] if c == 1 else grid
+    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
+    return pixels
+
+
+def save_atomically(path, write):
+    """Call write(tmp) and rename tmp to path: an interrupted save never leaves half a file."""
     directory, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
     try:
-        imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return pixels
 
 
 def positive(text):
