@@ -9,6 +9,7 @@ generated images reported every 10 epochs; and the tutorial's suggested extensio
 
     python dcgan_cifar10.py                        # 200 epochs on CIFAR-10 (downloaded by Keras)
     python dcgan_cifar10.py --data cifar10.npz     # a local copy, as keras.datasets returns it
+    python dcgan_cifar10.py --resume               # go on from the last checkpoint (same flags)
     python dcgan_cifar10.py --help                 # every flag and its default
 
 Each section below (models, data, outputs, training, command line) has the same
@@ -504,6 +505,9 @@ def train(
             print(f"the run in {out_dir} is already finished ({step} of {n_steps} steps)")
             return dict(history, stopped=None)
         print(f"resuming the run in {out_dir} at step {step} of {n_steps}")
+        for name in os.listdir(out_dir):  # temporary files of a run killed while saving
+            if name.startswith(".") and ".partial." in name:
+                os.remove(os.path.join(out_dir, name))
     else:
         checkpoint()
     write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, save_every=save_every,

@@ -10,6 +10,7 @@ run counted in steps, not epochs.
 
     python dcgan_mnist.py                      # 10,000 steps on MNIST (downloaded by Keras)
     python dcgan_mnist.py --data mnist.npz     # a local copy, as keras.datasets returns it
+    python dcgan_mnist.py --resume             # go on from the last checkpoint (same flags)
     python dcgan_mnist.py --help               # every flag and its default
 
 Each section below (models, data, outputs, training, command line) has the same
@@ -497,6 +498,9 @@ def train(
             print(f"the run in {out_dir} is already finished ({step} of {n_steps} steps)")
             return dict(history, stopped=None)
         print(f"resuming the run in {out_dir} at step {step} of {n_steps}")
+        for name in os.listdir(out_dir):  # temporary files of a run killed while saving
+            if name.startswith(".") and ".partial." in name:
+                os.remove(os.path.join(out_dir, name))
     else:
         checkpoint()
     write_run_info(out_dir, latent_dim, n_steps=n_steps, n_batch=n_batch, save_every=save_every)

@@ -6,6 +6,7 @@ generator only, and the discriminator's BatchNorm uses batch statistics in both 
 
     python lsgan_mnist.py                      # 20 epochs on MNIST (downloaded by Keras)
     python lsgan_mnist.py --data mnist.npz     # a local copy, as keras.datasets returns it
+    python lsgan_mnist.py --resume             # go on from the last checkpoint (same flags)
     python lsgan_mnist.py --help               # every flag and its default
 
 Each section below (models, data, outputs, training, command line) has the same
@@ -491,6 +492,9 @@ def train(
             print(f"the run in {out_dir} is already finished ({step} of {n_steps} steps)")
             return dict(history, stopped=None)
         print(f"resuming the run in {out_dir} at step {step} of {n_steps}")
+        for name in os.listdir(out_dir):  # temporary files of a run killed while saving
+            if name.startswith(".") and ".partial." in name:
+                os.remove(os.path.join(out_dir, name))
     else:
         checkpoint()
     write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, max_steps=max_steps)

@@ -8,6 +8,7 @@ Wasserstein loss, weight clipping, 5 critic updates per generator update, and RM
 
     python wgan_mnist7.py                      # 10 epochs on the sevens (MNIST downloaded by Keras)
     python wgan_mnist7.py --data mnist.npz     # a local copy, as keras.datasets returns it
+    python wgan_mnist7.py --resume             # go on from the last checkpoint (same flags)
     python wgan_mnist7.py --help               # every flag and its default
 
 Each section below (models, data, outputs, training, command line) has the same
@@ -524,6 +525,9 @@ def train(
             print(f"the run in {out_dir} is already finished ({step} of {n_steps} steps)")
             return dict(history, stopped=None)
         print(f"resuming the run in {out_dir} at step {step} of {n_steps}")
+        for name in os.listdir(out_dir):  # temporary files of a run killed while saving
+            if name.startswith(".") and ".partial." in name:
+                os.remove(os.path.join(out_dir, name))
     else:
         checkpoint()
     write_run_info(out_dir, latent_dim, n_epochs=n_epochs, n_batch=n_batch, n_critic=n_critic, max_steps=max_steps)

@@ -125,10 +125,14 @@ def test_command_line_scores_every_checkpoint_and_names_the_best(digits, lsgan_r
     assert status == 2 and "--overwrite" in err
 
 
-def test_inception_plumbing_with_a_weights_file(tmp_path, capsys):
+def test_inception_plumbing_with_a_weights_file(tmp_path, capsys, monkeypatch):
     """CIFAR-10 shape, InceptionV3 with random weights from a file (their scores mean nothing):
-    FID and KID come out for the real test images and the generator, and the real features
-    are cached under the weights file's fingerprint."""
+    FID and KID come out for the real test images and the generator, from 2048 features, and
+    the real features are cached under the weights file's fingerprint. (The FID itself is
+    tested above; sqrtm of 2048x2048 matrices would cost this test half a minute.)"""
+    dims = []
+    monkeypatch.setattr(evaluate, "frechet_distance",
+                        lambda mu1, s1, mu2, s2: dims.append(s1.shape) or float(((mu1 - mu2) ** 2).sum()))
     x = np.random.default_rng(0).integers(0, 255, (30, 32, 32, 3)).astype("uint8")
     data = tmp_path / "cifar.npz"
     np.savez(data, x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((10, 1)))
@@ -144,6 +148,7 @@ def test_inception_plumbing_with_a_weights_file(tmp_path, capsys):
     with open(tmp_path / "scores.csv", newline="") as f:
         real, generated = csv.DictReader(f)
     assert all(np.isfinite(float(row[m])) for row in (real, generated) for m in ("fid", "kid"))
+    assert dims == [(2048, 2048)] * 2
     assert "best by FID" in out
     key = evaluate.file_fingerprint(weights)
     assert sorted(name.split("-")[1] for name in os.listdir(tmp_path / "cache") if key in name) == ["test", "train"]

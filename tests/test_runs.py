@@ -55,21 +55,21 @@ def checkpoint_step(folder):
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_resume_continues_as_if_never_stopped(name, tmp_path, capsys):
-    """8 steps straight, against 4 steps, then --resume for 4 more: the same generator, the
+    """6 steps straight, against 3 steps, then --resume for 3 more: the same generator, the
     same history. Resuming the finished run says so and exits 0."""
     script, (args, length) = SCRIPTS[name], RUNS[name]
     args = args + ["--data", tiny_data(tmp_path / "data.npz", name), "--seed", "1"]
-    assert run_cli(script.main, args + ["--out", str(tmp_path / "a"), length, "8"], capsys)[0] == 0
-    assert run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "4"], capsys)[0] == 0
-    assert checkpoint_step(tmp_path / "b") == 4
-    status, out, _ = run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "8", "--resume"], capsys)
-    assert status == 0 and "resuming the run" in out and "at step 4 of 8" in out
-    straight, resumed = (keras.models.load_model(tmp_path / d / "model_000008.h5", compile=False) for d in "ab")
+    assert run_cli(script.main, args + ["--out", str(tmp_path / "a"), length, "6"], capsys)[0] == 0
+    assert run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "3"], capsys)[0] == 0
+    assert checkpoint_step(tmp_path / "b") == 3
+    status, out, _ = run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "6", "--resume"], capsys)
+    assert status == 0 and "resuming the run" in out and "at step 3 of 6" in out
+    straight, resumed = (keras.models.load_model(tmp_path / d / "model_000006.h5", compile=False) for d in "ab")
     for u, v in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
     assert (tmp_path / "a" / "history.csv").read_text() == (tmp_path / "b" / "history.csv").read_text()
-    status, out, _ = run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "8", "--resume"], capsys)
-    assert status == 0 and "already finished (8 of 8 steps)" in out
+    status, out, _ = run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "6", "--resume"], capsys)
+    assert status == 0 and "already finished (6 of 6 steps)" in out
 
 
 def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path, capsys):
@@ -119,9 +119,10 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(s
     step = checkpoint_step(out)
     assert f"interrupted at step {step} of 1200; checkpoint at step {step}" in stdout
     assert "resume with: python lsgan_mnist.py" in stdout and stdout.rstrip().endswith("--resume")
-    argv = ["--data", data, "--out", str(out), "--batch-size", "16", "--max-steps", str(step + 2), "--resume"]
-    status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
-    assert status == 0 and f"at step {step} of {step + 2}" in stdout
+    if sig == signal.SIGINT:
+        argv = ["--data", data, "--out", str(out), "--batch-size", "16", "--max-steps", str(step + 2), "--resume"]
+        status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
+        assert status == 0 and f"at step {step} of {step + 2}" in stdout
 
 
 def test_kill_9_at_random_moments_never_leaves_a_broken_file(tmp_path):
@@ -142,6 +143,7 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_file(tmp_path):
         assert checkpoint_step(out) > 0
     assert lsgan_mnist.main(["--data", data, "--out", str(out), "--batch-size", "16", "--epochs", "200",
                              "--max-steps", str(checkpoint_step(out) + 1), "--resume"]) == 0
+    assert not [name for name in os.listdir(out) if ".partial." in name]  # the resumed run cleared them
 
 
 def test_a_nan_stops_the_run_with_status_3_and_keeps_the_last_generator(tmp_path, capsys):
