@@ -671,9 +671,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--max-steps", type=positive, default=None, help="stop after this many steps (final outputs still written)")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
-    p.add_argument("--eval-every", type=positive, default=None,
+    p.add_argument("--eval-every", type=positive, default=None, metavar="N",
                    help="every N epochs, save the generator and score it with evaluate.py's InceptionV3 FID "
-                        "(eval_history.csv; the best is named at the end); default: off")
+                        "(eval_history.csv; the best is named at the end); off unless given")
     p.add_argument("--inception-weights", default="imagenet",
                    help="--eval-every: InceptionV3 no-top weights file; default: Keras downloads them")
     p.add_argument("--batchnorm", choices=("none", "discriminator", "generator", "both"), default="none",

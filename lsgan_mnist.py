@@ -653,9 +653,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--max-steps", type=positive, default=None, help="stop after this many steps (final outputs still written)")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
-    p.add_argument("--eval-every", type=positive, default=None,
+    p.add_argument("--eval-every", type=positive, default=None, metavar="N",
                    help="every N epochs, score the generator with evaluate.py's digit-classifier FID "
-                        "(eval_history.csv; the best is named at the end); default: off")
+                        "(eval_history.csv; the best is named at the end); off unless given")
     p.add_argument("--resume", action="store_true",
                    help=f"continue the run in --out from its {CHECKPOINT} (give the flags it was started with)")
     p.add_argument("--stop-on-collapse", action=argparse.BooleanOptionalAction, default=True,
