@@ -95,6 +95,13 @@ def reference_images(x, y, n, digit=None):
     return x
 
 
+def check_image_shape(generator, dataset, name="the generator"):
+    """ValueError unless the generator makes images of the dataset's shape."""
+    out_shape = tuple(generator.outputs[0].shape[1:])
+    if out_shape != DATASETS[dataset]:
+        raise ValueError(f"{name}: makes images of shape {out_shape}, but {dataset} images are {DATASETS[dataset]}")
+
+
 def to_unit(images):
     return np.asarray(images, dtype="float32") / 255.0
 
@@ -360,9 +367,7 @@ class Scorer:
         return scores
 
     def __call__(self, generator, value_range=(-1.0, 1.0), distribution="normal", seed=0):
-        out_shape = tuple(generator.outputs[0].shape[1:])
-        if out_shape != self.shape:
-            raise ValueError(f"it makes images of shape {out_shape}, but {self.dataset} images are {self.shape}")
+        check_image_shape(generator, self.dataset)
         outputs = {
             kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed))
             for kind, (network, _) in self.networks.items()
@@ -493,9 +498,7 @@ def main(argv=None):
         models = []
         for path in paths:  # every file checked before the long part starts
             model = generate.load_generator(path)
-            if tuple(model.outputs[0].shape[1:]) != DATASETS[args.dataset]:
-                raise ValueError(f"{path}: makes images of shape {tuple(model.outputs[0].shape[1:])}, "
-                                 f"but {args.dataset} images are {DATASETS[args.dataset]}")
+            check_image_shape(model, args.dataset, path)
             models.append((path, model))
         scorer = Scorer(args.dataset, args.data, args.n, inception=not args.no_inception,
                         inception_weights=None if args.inception_weights == "random" else args.inception_weights,

@@ -23,6 +23,19 @@ def tiny_mnist(n=96, seed=0):
     return x, rng.integers(0, 10, n).astype("uint8")
 
 
+def tiny_data(path, script):
+    """An .npz of tiny data the script accepts: colour images for the CIFAR-10 DCGAN, else
+    tiny_mnist() labelled 7 (so the WGAN finds its sevens)."""
+    if script == "dcgan_cifar10":
+        x = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3)).astype("uint8")
+        y = np.zeros((48, 1), "uint8")
+    else:
+        x, y = tiny_mnist()
+        y[:] = 7
+    np.savez(path, x_train=x, y_train=y)
+    return str(path)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def evaluation_cache(tmp_path_factory):
     """evaluate.py's cache (digit classifier, reference features) in a temporary folder."""

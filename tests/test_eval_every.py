@@ -1,7 +1,6 @@
 """--eval-every in every training script: the generator is saved and scored at each evaluation
 point (evaluate.py's cheap metric), eval_history.csv has a row for each, the best is named."""
 
-import numpy as np
 import pytest
 
 import keras
@@ -10,7 +9,7 @@ import dcgan_cifar10
 import dcgan_mnist
 import lsgan_mnist
 import wgan_mnist7
-from conftest import run_cli, tiny_mnist
+from conftest import run_cli, tiny_data
 
 CASES = {
     # script: (arguments besides --data/--out, steps scored, metric)
@@ -33,14 +32,7 @@ def test_eval_every_scores_and_names_the_best(name, tmp_path, capsys, monkeypatc
     monkeypatch.setattr(script, "EVAL_SAMPLES", 20 if name == "dcgan_cifar10" else 200)
     if name == "dcgan_cifar10":  # a tiny stand-in for InceptionV3 (test_evaluate runs the real one)
         monkeypatch.setattr(evaluate, "define_inception", tiny_feature_network)
-        x = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3)).astype("uint8")
-        y = np.zeros((48, 1), "uint8")
-    else:
-        x, y = tiny_mnist()
-        if name == "wgan_mnist7":
-            y[:] = 7
-    data = tmp_path / "data.npz"
-    np.savez(data, x_train=x, y_train=y)
+    data = tiny_data(tmp_path / "data.npz", name)
     out = tmp_path / "run"
     status, stdout, err = run_cli(script.main, argv + ["--data", str(data), "--out", str(out)], capsys)
     assert status == 0, err

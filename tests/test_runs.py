@@ -19,7 +19,7 @@ import dcgan_cifar10
 import dcgan_mnist
 import lsgan_mnist
 import wgan_mnist7
-from conftest import ROOT, run_cli, tiny_mnist
+from conftest import ROOT, run_cli, tiny_data, tiny_mnist
 
 SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10)}
 # script: (arguments of every run, how a run is cut short / lengthened)
@@ -29,18 +29,6 @@ RUNS = {
     "dcgan_mnist": (["--batch-size", "8", "--save-every", "100"], "--steps"),
     "dcgan_cifar10": (["--batch-size", "16"], "--max-steps"),
 }
-
-
-def tiny_data(path, name):
-    """An .npz of tiny data the script accepts (sevens for the WGAN, colour for CIFAR-10)."""
-    if name == "dcgan_cifar10":
-        x = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3)).astype("uint8")
-        y = np.zeros((48, 1), "uint8")
-    else:
-        x, y = tiny_mnist()
-        y[:] = 7
-    np.savez(path, x_train=x, y_train=y)
-    return str(path)
 
 
 def snapshot(folder):
