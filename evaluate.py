@@ -389,6 +389,56 @@ class Scorer:
             parts.append(f"coverage {scores['coverage']}/10")
         return ", ".join(parts)
 
+    def callback(self, g_model, out_dir, every, unit, rows, save_model, value_range, distribution):
+        """The training scripts' --eval-every: a Keras callback (ScoreGenerator) scoring g_model."""
+        return ScoreGenerator(self, g_model, out_dir, every, unit, rows, save_model, value_range, distribution)
+
+
+class ScoreGenerator(keras.callbacks.Callback):
+    """--eval-every N in a training script: every N epochs (unit "epochs", the steps of one) or
+    steps, and at the end of the run, save the generator (save_model), score it, and keep
+    eval_history.csv in out_dir; when the run ends, name the best. rows: the scores so far (a
+    resumed run's too), kept in the script's checkpoint. Nothing is scored once a callback has
+    stopped the run: its generator may be broken (a NaN, a collapse)."""
+
+    def __init__(self, scorer, g_model, out_dir, every, unit, rows, save_model, value_range, distribution):
+        super().__init__()
+        self.scorer, self.g_model, self.out_dir, self.every, self.unit = scorer, g_model, out_dir, every, unit
+        self.rows, self.save_model, self.value_range, self.distribution = rows, save_model, value_range, distribution
+
+    def on_train_begin(self, logs=None):
+        self.step, self.every_steps = None, self.every * (self.params["steps"] if self.unit == "epochs" else 1)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.epoch * self.params["steps"] + batch + 1
+        if self.step % self.every_steps == 0 and batch + 1 < self.params["steps"]:
+            self.score()  # mid-epoch; at an epoch's end, on_epoch_end scores after the progress bar's line
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.step % self.every_steps == 0:
+            self.score()
+
+    def on_train_end(self, logs=None):
+        if self.step is not None:
+            self.score()  # the last step, unless it was scored
+        if self.rows:
+            metric = self.scorer.metric
+            best = min(self.rows, key=lambda row: row[metric])
+            print(f"best generator by {metric}: {best['model']} ({metric} {best[metric]:.4g})")
+
+    def score(self):
+        if self.model.stop_training or (self.rows and self.rows[-1]["step"] == self.step):
+            return
+        name = "model_%06d.h5" % self.step
+        self.save_model(self.g_model, os.path.join(self.out_dir, name))
+        scores = self.scorer(self.g_model, self.value_range, self.distribution)
+        self.rows.append(dict(step=self.step, model=name, **scores))
+        print(f">step {self.step}: {self.scorer.summary(scores)}")
+        write_scores_csv(self.rows, os.path.join(self.out_dir, "eval_history.csv"))
+
 
 # ---------------------------------------------------------------------------------------
 # Outputs

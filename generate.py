@@ -21,6 +21,7 @@ import keras
 from matplotlib.image import imsave
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
+OUTPUT_RANGE = (-1.0, 1.0)  # tanh's, as most generators here end; run.json says otherwise
 
 
 def register_custom_objects():
@@ -75,8 +76,8 @@ def output_range_of(model):
     for layer in reversed(model.layers):
         activation = getattr(layer, "activation", None)
         if activation is not None and getattr(activation, "__name__", "") != "linear":
-            return (0.0, 1.0) if activation.__name__ == "sigmoid" else (-1.0, 1.0)
-    return (-1.0, 1.0)
+            return (0.0, 1.0) if activation.__name__ == "sigmoid" else OUTPUT_RANGE
+    return OUTPUT_RANGE
 
 
 def latent_points(latent_dim, n, distribution, rng):
@@ -85,9 +86,18 @@ def latent_points(latent_dim, n, distribution, rng):
     return rng.standard_normal((n, latent_dim)).astype("float32")
 
 
-def render(images, value_range, path, scale=2):
-    """Images in a square grid in one PNG, each pixel shown as scale x scale; grey is drawn
-    black on white (reversed grayscale), colour as it is. Written to a temporary name first."""
+# Copied from lsgan_mnist.save_grid
+def save_grid(images, path, value_range=OUTPUT_RANGE):
+    """grid_pixels() of the images as a PNG, written whole; returns the picture."""
+    pixels = grid_pixels(images, value_range)
+    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
+    return pixels
+
+
+# Copied from lsgan_mnist.grid_pixels
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2):
+    """Images in a square grid, as one picture in [0,1], each pixel shown scale x scale; grey is
+    drawn black on white (reversed grayscale), as in the tutorials."""
     n = int(np.ceil(np.sqrt(len(images))))
     h, w, c = images.shape[1:]
     lo, hi = value_range
@@ -99,14 +109,13 @@ def render(images, value_range, path, scale=2):
         row, col = divmod(k, n)
         grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
     grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    pixels = grid[..., 0] if c == 1 else grid
-    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
-    return pixels
+    return grid[..., 0] if c == 1 else grid
 
 
+# Copied from lsgan_mnist.save_atomically
 def save_atomically(path, write):
-    """Call write(tmp) and rename tmp to path: an interrupted save never leaves half a file."""
-    directory, name = os.path.split(os.path.abspath(path))
+    """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
+    directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
     try:
         write(tmp)
@@ -116,6 +125,7 @@ def save_atomically(path, write):
             os.remove(tmp)
 
 
+# Copied from lsgan_mnist.positive
 def positive(text):
     value = int(text)
     if value < 1:
@@ -123,6 +133,7 @@ def positive(text):
     return value
 
 
+# Copied from lsgan_mnist.Parser
 class Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
 
@@ -163,7 +174,7 @@ def main(argv=None):
         rng = np.random.default_rng(args.seed)
         z = latent_points(latent_dim, args.grid * args.grid, args.latent or distribution, rng)
     images = np.asarray(model.predict(z, verbose=0))
-    pixels = render(images, value_range, out)
+    pixels = save_grid(images, out, value_range)
     print(f"wrote {out} ({len(images)} image{'s' * (len(images) > 1)} of {images.shape[1:]}, latent {latent_dim})")
     if args.show:
         import matplotlib.pyplot as plt
