@@ -3,6 +3,8 @@
     python generate.py runs/lsgan_mnist/model_018740.h5              # 10x10 grid -> grid.png
     python generate.py MODEL.h5 --grid 5 --seed 1 --out five.png
     python generate.py MODEL.h5 --point 0.75                         # the latent vector of all 0.75s
+    python generate.py MODEL.h5 --interpolate --steps 10 --rows 10   # walks through the latent space
+    python generate.py --progress runs/lsgan_mnist                   # the run's grids as one GIF
 
 The latent size is read from the model. How to sample it (normal or uniform) and the
 range of its output ([-1,1] or [0,1]) come from the run.json that training writes beside
@@ -10,8 +12,10 @@ the models; without one, the latent is normal and the range is read off the outp
 """
 
 import argparse
+import glob
 import json
 import os
+import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -86,27 +90,84 @@ def latent_points(latent_dim, n, distribution, rng):
     return rng.standard_normal((n, latent_dim)).astype("float32")
 
 
+def interpolate(a, b, steps, distribution):
+    """`steps` points from a to b, both included. Linear for a uniform latent (its cube is convex).
+    For a normal latent, spherical (slerp): the direction turns at an even pace along the great
+    circle while the length goes linearly from |a| to |b|, so the points keep the norm the
+    generator was trained on (about sqrt(latent size)); a straight line would sag towards the
+    origin, where it never saw a point."""
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if distribution == "uniform":
+        return ((1 - t) * a + t * b).astype("float32")
+    norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
+    u, v = a / norm_a, b / norm_b
+    omega = np.arccos(np.clip(np.dot(u, v), -1.0, 1.0))
+    if omega < 1e-6:  # (nearly) the same direction: no circle to follow
+        direction = (1 - t) * u + t * v
+    else:
+        direction = (np.sin((1 - t) * omega) * u + np.sin(t * omega) * v) / np.sin(omega)
+    return (direction * ((1 - t) * norm_a + t * norm_b)).astype("float32")
+
+
+def latent_walks(latent_dim, rows, steps, distribution, rng):
+    """rows walks of `steps` points each, between random pairs of latent points, one after another."""
+    ends = latent_points(latent_dim, 2 * rows, distribution, rng)
+    return np.concatenate([interpolate(ends[2 * r], ends[2 * r + 1], steps, distribution) for r in range(rows)])
+
+
+def progress_frames(run_dir):
+    """[(step, path)] of a run's generated_plot_NNNNNN.png, in step order; ValueError if none."""
+    if not os.path.isdir(run_dir):
+        raise ValueError(f"--progress {run_dir}: no such folder")
+    grids = []
+    for path in glob.glob(os.path.join(run_dir, "generated_plot_*.png")):
+        match = re.fullmatch(r"generated_plot_(\d+)\.png", os.path.basename(path))
+        if match:
+            grids.append((int(match.group(1)), path))
+    if not grids:
+        raise ValueError(f"--progress {run_dir}: no generated_plot_*.png grids in it")
+    return sorted(grids)
+
+
+def save_progress_gif(frames, path, fps):
+    """The grids as one animated GIF, each frame labelled with its step, written whole."""
+    from PIL import Image, ImageDraw  # Pillow: matplotlib's own dependency
+
+    images = []
+    for step, grid_path in frames:
+        with Image.open(grid_path) as grid:
+            grid = grid.convert("RGB")
+        frame = Image.new("RGB", (grid.width, grid.height + 20), "white")
+        frame.paste(grid, (0, 20))
+        ImageDraw.Draw(frame).text((4, 4), f"step {step}", fill="black")
+        images.append(frame)
+    save_atomically(path, lambda tmp: images[0].save(
+        tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0))
+    return images
+
+
 # Copied from lsgan_mnist.save_grid
-def save_grid(images, path, value_range=OUTPUT_RANGE):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range)
+    pixels = grid_pixels(images, value_range, columns=columns)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
 # Copied from lsgan_mnist.grid_pixels
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2):
-    """Images in a square grid, as one picture in [0,1], each pixel shown scale x scale; grey is
-    drawn black on white (reversed grayscale), as in the tutorials."""
-    n = int(np.ceil(np.sqrt(len(images))))
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
+    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+    cols = columns or int(np.ceil(np.sqrt(len(images))))
+    rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
     if c == 1:
         images = 1.0 - images
-    grid = np.ones((n * (h + 1) + 1, n * (w + 1) + 1, c), dtype="float32")
+    grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):
-        row, col = divmod(k, n)
+        row, col = divmod(k, cols)
         grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
     grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     return grid[..., 0] if c == 1 else grid
@@ -141,40 +202,76 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+# Copied from lsgan_mnist.positive_float
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
 def parse_args(argv=None):
     p = Parser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    p.add_argument("model", help="a generator .h5 saved by a training script")
+    p.add_argument("model", nargs="?", help="a generator .h5 saved by a training script")
     p.add_argument("--grid", type=positive, default=10, help="plot an N x N grid of samples")
-    p.add_argument("--out", default=None, help="PNG to write (default: grid.png, or point.png with --point)")
+    p.add_argument("--out", default=None,
+                   help="file to write (default: grid.png, point.png, walk.png or progress.gif, by what is drawn)")
     p.add_argument("--seed", type=int, default=None, help="seed for the latent points")
     p.add_argument("--point", type=float, default=None, help="render only the latent vector whose every entry is V")
+    p.add_argument("--interpolate", action="store_true",
+                   help="--rows walks of --steps images, each between two random latent points: spherical "
+                        "(slerp) for a normal latent, keeping the points at the norm the generator knows; linear "
+                        "for a uniform one")
+    p.add_argument("--steps", type=positive, default=10, help="--interpolate: images per walk, both ends included")
+    p.add_argument("--rows", type=positive, default=10, help="--interpolate: walks, one a row")
+    p.add_argument("--progress", metavar="RUN_DIR", default=None,
+                   help="instead of a model: the run's generated_plot_*.png as one animated GIF, in step order")
+    p.add_argument("--fps", type=positive_float, default=4, help="--progress: frames per second")
     p.add_argument("--latent", choices=LATENT_DISTRIBUTIONS, default=None,
                    help="latent distribution (default: from run.json beside the model, else normal)")
     p.add_argument("--show", action="store_true", help="also open the picture in a window")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if (args.model is None) == (args.progress is None):
+        p.error("give a model .h5, or --progress RUN_DIR")
+    if args.interpolate and args.steps < 2:
+        p.error("argument --steps: a walk needs at least 2 images, its two ends")
+    if args.interpolate and args.point is not None:
+        p.error("--interpolate and --point: choose one")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = args.out or ("grid.png" if args.point is None else "point.png")
+    default = "progress.gif" if args.progress else "walk.png" if args.interpolate else "grid.png"
+    out = args.out or ("point.png" if args.point is not None else default)
     try:
         if os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             raise ValueError(f"--out {out}: not a file in an existing folder")
-        model = load_generator(args.model)
-        distribution, value_range = sampling_info(args.model, model)
+        if args.progress:
+            frames = progress_frames(args.progress)
+        else:
+            model = load_generator(args.model)
+            distribution, value_range = sampling_info(args.model, model)
     except ValueError as err:
         print(f"generate.py: error: {err}", file=sys.stderr)
         return 2
+    if args.progress:
+        save_progress_gif(frames, out, args.fps)
+        print(f"wrote {out} ({len(frames)} frames, steps {frames[0][0]} to {frames[-1][0]})")
+        return 0
     latent_dim = model.inputs[0].shape[-1]
+    rng = np.random.default_rng(args.seed)
+    columns = None
     if args.point is not None:
         z = np.full((1, latent_dim), args.point, dtype="float32")
+    elif args.interpolate:
+        z, columns = latent_walks(latent_dim, args.rows, args.steps, args.latent or distribution, rng), args.steps
     else:
-        rng = np.random.default_rng(args.seed)
         z = latent_points(latent_dim, args.grid * args.grid, args.latent or distribution, rng)
     images = np.asarray(model.predict(z, verbose=0))
-    pixels = save_grid(images, out, value_range)
+    pixels = save_grid(images, out, value_range, columns=columns)
     print(f"wrote {out} ({len(images)} image{'s' * (len(images) > 1)} of {images.shape[1:]}, latent {latent_dim})")
     if args.show:
         import matplotlib.pyplot as plt

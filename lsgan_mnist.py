@@ -327,25 +327,26 @@ def save_atomically(path, write):
             os.remove(tmp)
 
 
-def save_grid(images, path, value_range=OUTPUT_RANGE):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range)
+    pixels = grid_pixels(images, value_range, columns=columns)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2):
-    """Images in a square grid, as one picture in [0,1], each pixel shown scale x scale; grey is
-    drawn black on white (reversed grayscale), as in the tutorials."""
-    n = int(np.ceil(np.sqrt(len(images))))
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
+    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+    cols = columns or int(np.ceil(np.sqrt(len(images))))
+    rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
     if c == 1:
         images = 1.0 - images
-    grid = np.ones((n * (h + 1) + 1, n * (w + 1) + 1, c), dtype="float32")
+    grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):
-        row, col = divmod(k, n)
+        row, col = divmod(k, cols)
         grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
     grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     return grid[..., 0] if c == 1 else grid

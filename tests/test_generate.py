@@ -91,3 +91,84 @@ def test_bad_input_gives_one_line_and_exit_2(model, extra, message, model_dir, c
     assert status == 2 and message in err
     assert len(err.strip().splitlines()) == 1, err
     assert out.read_bytes() == b"an earlier grid"
+
+
+def cells(picture, rows, cols, h=28, w=28, scale=2):
+    """The (rows, cols) images of a grid picture, undoing the border and the scaling."""
+    return np.array([[picture[scale * (1 + r * (h + 1)) : scale * (r + 1) * (h + 1) : scale,
+                              scale * (1 + c * (w + 1)) : scale * (c + 1) * (w + 1) : scale] for c in range(cols)]
+                     for r in range(rows)])
+
+
+def test_interpolation_rows_start_and_end_at_the_generators_output_at_their_ends(model_dir, capsys):
+    out = model_dir / "walk.png"
+    argv = [str(model_dir / "model_000012.h5"), "--interpolate", "--steps", "6", "--rows", "3", "--seed", "4"]
+    assert run_cli(generate.main, argv + ["--out", str(out)], capsys)[0] == 0
+    shown = cells(gray(out), 3, 6)
+    g_model = keras.models.load_model(model_dir / "model_000012.h5", compile=False)
+    ends = generate.latent_points(100, 6, "normal", np.random.default_rng(4))  # the walks' ends, drawn as main draws
+    made = 1 - (np.asarray(g_model.predict(ends, verbose=0))[..., 0] + 1) / 2  # black on white
+    for row in range(3):
+        assert np.abs(shown[row, 0] - made[2 * row]).max() <= 2 / 255
+        assert np.abs(shown[row, -1] - made[2 * row + 1]).max() <= 2 / 255
+        assert np.abs(shown[row, 2] - shown[row, 3]).max() > 0.01  # the middle moves on
+    assert gray(out).shape == (2 * (3 * 29 + 1), 2 * (6 * 29 + 1))  # 3 rows of 6
+
+
+def test_slerp_keeps_the_norm_between_the_ends_norms_where_a_straight_line_sags():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b = rng.standard_normal((2, 100))
+        path = generate.interpolate(a, b, 11, "normal")
+        np.testing.assert_allclose(path[0], a, rtol=1e-5)
+        np.testing.assert_allclose(path[-1], b, rtol=1e-5)
+        norms = np.linalg.norm(path, axis=1)
+        low, high = sorted([np.linalg.norm(a), np.linalg.norm(b)])
+        assert (norms >= 0.97 * low).all() and (norms <= 1.03 * high).all()
+        line = generate.interpolate(a, b, 11, "uniform")  # the straight line, for a uniform latent
+        assert np.linalg.norm(line[5]) < 0.85 * low  # two near-orthogonal 100-d points: the middle sags to ~0.7
+    cube = generate.interpolate(np.full(4, -1.0), np.full(4, 1.0), 5, "uniform")
+    np.testing.assert_allclose(cube[:, 0], [-1, -0.5, 0, 0.5, 1])
+
+
+def test_progress_gif_has_a_frame_per_grid_in_step_order(lsgan_run, tmp_path, capsys):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for step in (12, 6):  # written out of order; an unrelated png is left out
+        shutil.copy(lsgan_run / f"generated_plot_{step:06d}.png", run / f"generated_plot_{step:06d}.png")
+    shutil.copy(lsgan_run / "plot_line_plot_loss.png", run)
+    out = tmp_path / "progress.gif"
+    status, text, _ = run_cli(generate.main, ["--progress", str(run), "--out", str(out), "--fps", "2"], capsys)
+    assert status == 0 and "2 frames, steps 6 to 12" in text
+    with Image.open(out) as gif:
+        assert gif.n_frames == 2 and gif.info["duration"] == 500
+        frames = []
+        for k in range(2):
+            gif.seek(k)
+            frames.append(np.asarray(gif.convert("L"), "float32")[20:] / 255)  # below the step label
+    for frame, step in zip(frames, (6, 12)):
+        assert np.abs(frame - gray(lsgan_run / f"generated_plot_{step:06d}.png")).mean() < 0.02
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["{model}", "--interpolate", "--steps", "1"], "--steps"),
+    (["--progress", "{empty}"], "no generated_plot_*.png"),
+    (["--progress", "{missing}"], "no such folder"),
+    ([], "give a model"),
+    (["{model}", "--progress", "{empty}"], "give a model"),
+    (["{critic}", "--interpolate"], "not a generator"),
+])
+def test_bad_walks_and_progress_give_one_line_and_exit_2(argv, message, model_dir, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    critic = tmp_path / "critic.h5"
+    import wgan_mnist7
+
+    wgan_mnist7.define_critic().save(critic)
+    names = dict(model=model_dir / "model_000012.h5", empty=tmp_path / "empty", missing=tmp_path / "nope",
+                 critic=critic)
+    out = tmp_path / "out.png"
+    status, _, err = run_cli(generate.main, [a.format(**names) for a in argv] + ["--out", str(out)], capsys)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
