@@ -53,7 +53,7 @@ def decayed_rmsprop(learning_rate, decay):
 
 
 def define_discriminator(in_shape=IMAGE_SHAPE):
-    """Four 5x5 convolutions, each followed by dropout, and a sigmoid probability."""
+    """Four 5x5 convolutions, each followed by dropout, and a sigmoid probability (float32: the loss reads it)."""
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=in_shape))
     for filters, strides in ((64, 2), (128, 2), (256, 2), (512, 1)):
@@ -61,14 +61,14 @@ def define_discriminator(in_shape=IMAGE_SHAPE):
         model.add(layers.LeakyReLU(negative_slope=0.2))
         model.add(layers.Dropout(0.4))
     model.add(layers.Flatten())
-    model.add(layers.Dense(1, activation="sigmoid"))
+    model.add(layers.Dense(1, activation="sigmoid", dtype="float32"))
     model.compile(loss="binary_crossentropy", optimizer=decayed_rmsprop(D_LEARNING_RATE, D_DECAY), metrics=["accuracy"])
     return model
 
 
 def define_generator(latent_dim):
-    """Not compiled: it is only ever trained through the composite model. Its output is a
-    sigmoid, so images are in [0,1] like the data."""
+    """Not compiled: it is only ever trained through the composite model. Its output is a sigmoid, so
+    images are in [0,1] like the data, computed in float32 (also under mixed precision: a loss reads it)."""
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,)))
     model.add(layers.Dense(256 * 7 * 7))
@@ -83,7 +83,7 @@ def define_generator(latent_dim):
         model.add(layers.BatchNormalization(momentum=0.9))
         model.add(layers.Activation("relu"))
     model.add(layers.Conv2DTranspose(1, 5, padding="same"))
-    model.add(layers.Activation("sigmoid"))
+    model.add(layers.Activation("sigmoid", dtype="float32"))
     return model
 
 
@@ -379,6 +379,7 @@ def save_model(model, path):
 
 
 CHECKPOINT = "checkpoint.npz"
+PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
 
 
 def main(argv=None):
@@ -390,18 +391,32 @@ def main(argv=None):
     try:
         check_out_dir(args.out, args.overwrite, args.resume)
         scorer = define_scorer(args) if args.eval_every else None  # first: it may train (and seed) a classifier
-        if args.seed is not None:  # the same losses, run after run, on one machine and backend
-            keras.utils.set_random_seed(args.seed)
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                tf.config.experimental.enable_op_determinism()
-        dataset, models, train_args = define_run(args)
     except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
         return fail(err, 2)
-    resumable = {k: v for k, v in train_args.items() if k not in ("n_epochs", "n_steps", "max_steps", "save_every")}
+    if args.seed is not None:  # the same losses, run after run, on one machine and backend
+        keras.utils.set_random_seed(args.seed)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
+    try:
+        return train_from_flags(args, argv, scorer)
+    finally:
+        keras.config.set_dtype_policy(policy)  # as it was: a notebook's next models are its own business
+
+
+def train_from_flags(args, argv, scorer):
+    """main(), once the flags are read: the data, the models, the callbacks, the run, its last words."""
+    try:
+        dataset, models, train_args = define_run(args)
+    except ValueError as err:
+        return fail(err, 2)
+    settings = {k: v for k, v in train_args.items() if k not in ("n_epochs", "n_steps", "max_steps", "save_every")}
+    settings.update(latent_dim=args.latent_dim, mixed_precision=args.mixed_precision)  # what --resume must keep
     guard = CollapseGuard(args.collapse_window, args.collapse_threshold, args.stop_on_collapse)
-    checkpoint = Checkpoint(args.out, models, dict(resumable, latent_dim=args.latent_dim), guard)
+    checkpoint = Checkpoint(args.out, models, settings, guard)
     signals = StopOnSignal()
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
     callbacks = [keras.callbacks.ProgbarLogger(), keras.callbacks.TerminateOnNaN(), guard, signals]
@@ -415,7 +430,7 @@ def main(argv=None):
         if args.resume:
             checkpoint.restore()
         os.makedirs(args.out, exist_ok=True)
-        write_run_info(args.out, args.latent_dim, **train_args)
+        write_run_info(args.out, args.latent_dim, mixed_precision=args.mixed_precision, **train_args)
         for restart in range(args.restart_on_collapse + 1):
             if restart:
                 checkpoint.restore()
@@ -689,6 +704,9 @@ def add_run_flags(p):
                    help=f"local .npz with {' and '.join(DATA_KEYS)}; default: download {DATASET} through Keras")
     p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default="off",
+                   help="compute in bfloat16 or float16, keeping the weights (and the layers a loss reads) in float32; "
+                        "float16 scales the losses")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
     p.add_argument("--eval-every", type=positive, default=None, metavar="N",
                    help=f"every N {EVAL_UNIT}, save the generator and score it with evaluate.py's {EVAL_METRIC} "

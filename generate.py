@@ -270,7 +270,7 @@ def main(argv=None):
         z, columns = latent_walks(latent_dim, args.rows, args.steps, args.latent or distribution, rng), args.steps
     else:
         z = latent_points(latent_dim, args.grid * args.grid, args.latent or distribution, rng)
-    images = np.asarray(model.predict(z, verbose=0))
+    images = np.asarray(model.predict(z, verbose=0), dtype="float32")  # whatever policy the model was saved in
     pixels = save_grid(images, out, value_range, columns=columns)
     print(f"wrote {out} ({len(images)} image{'s' * (len(images) > 1)} of {images.shape[1:]}, latent {latent_dim})")
     if args.show:

@@ -41,7 +41,7 @@ LOSSES = ("d1", "d2", "g")  # a step's losses: discriminator on real, then gener
 
 # %% The models
 def define_discriminator(in_shape=IMAGE_SHAPE):
-    """Two strided convolutions and a linear output: the least-squares loss wants a score."""
+    """Two strided convolutions and a linear output (float32: the loss reads it): a score, for least squares."""
     init = keras.initializers.RandomNormal(stddev=0.02)
     model = keras.Sequential(
         [
@@ -53,7 +53,7 @@ def define_discriminator(in_shape=IMAGE_SHAPE):
             layers.BatchNormalization(),
             layers.LeakyReLU(negative_slope=0.2),
             layers.Flatten(),
-            layers.Dense(1, activation="linear", kernel_initializer=init),
+            layers.Dense(1, activation="linear", kernel_initializer=init, dtype="float32"),
         ],
         name="discriminator",
     )
@@ -62,7 +62,7 @@ def define_discriminator(in_shape=IMAGE_SHAPE):
 
 
 def define_generator(latent_dim):
-    """Not compiled: it is only ever trained through the composite model."""
+    """Not compiled: it is only trained through the composite model. Its tanh is float32 (a loss reads it)."""
     init = keras.initializers.RandomNormal(stddev=0.02)
     return keras.Sequential(
         [
@@ -78,7 +78,7 @@ def define_generator(latent_dim):
             layers.BatchNormalization(),
             layers.Activation("relu"),
             layers.Conv2D(1, 7, padding="same", kernel_initializer=init),
-            layers.Activation("tanh"),
+            layers.Activation("tanh", dtype="float32"),
         ],
         name="generator",
     )
@@ -365,6 +365,7 @@ def save_model(model, path):
 
 
 CHECKPOINT = "checkpoint.npz"
+PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
 
 
 def main(argv=None):
@@ -376,18 +377,32 @@ def main(argv=None):
     try:
         check_out_dir(args.out, args.overwrite, args.resume)
         scorer = define_scorer(args) if args.eval_every else None  # first: it may train (and seed) a classifier
-        if args.seed is not None:  # the same losses, run after run, on one machine and backend
-            keras.utils.set_random_seed(args.seed)
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                tf.config.experimental.enable_op_determinism()
-        dataset, models, train_args = define_run(args)
     except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
         return fail(err, 2)
-    resumable = {k: v for k, v in train_args.items() if k not in ("n_epochs", "n_steps", "max_steps", "save_every")}
+    if args.seed is not None:  # the same losses, run after run, on one machine and backend
+        keras.utils.set_random_seed(args.seed)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
+    try:
+        return train_from_flags(args, argv, scorer)
+    finally:
+        keras.config.set_dtype_policy(policy)  # as it was: a notebook's next models are its own business
+
+
+def train_from_flags(args, argv, scorer):
+    """main(), once the flags are read: the data, the models, the callbacks, the run, its last words."""
+    try:
+        dataset, models, train_args = define_run(args)
+    except ValueError as err:
+        return fail(err, 2)
+    settings = {k: v for k, v in train_args.items() if k not in ("n_epochs", "n_steps", "max_steps", "save_every")}
+    settings.update(latent_dim=args.latent_dim, mixed_precision=args.mixed_precision)  # what --resume must keep
     guard = CollapseGuard(args.collapse_window, args.collapse_threshold, args.stop_on_collapse)
-    checkpoint = Checkpoint(args.out, models, dict(resumable, latent_dim=args.latent_dim), guard)
+    checkpoint = Checkpoint(args.out, models, settings, guard)
     signals = StopOnSignal()
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
     callbacks = [keras.callbacks.ProgbarLogger(), keras.callbacks.TerminateOnNaN(), guard, signals]
@@ -401,7 +416,7 @@ def main(argv=None):
         if args.resume:
             checkpoint.restore()
         os.makedirs(args.out, exist_ok=True)
-        write_run_info(args.out, args.latent_dim, **train_args)
+        write_run_info(args.out, args.latent_dim, mixed_precision=args.mixed_precision, **train_args)
         for restart in range(args.restart_on_collapse + 1):
             if restart:
                 checkpoint.restore()
@@ -675,6 +690,9 @@ def add_run_flags(p):
                    help=f"local .npz with {' and '.join(DATA_KEYS)}; default: download {DATASET} through Keras")
     p.add_argument("--out", default=OUT_DIR, help="folder for grids, generators, history and loss plot")
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default="off",
+                   help="compute in bfloat16 or float16, keeping the weights (and the layers a loss reads) in float32; "
+                        "float16 scales the losses")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
     p.add_argument("--eval-every", type=positive, default=None, metavar="N",
                    help=f"every N {EVAL_UNIT}, save the generator and score it with evaluate.py's {EVAL_METRIC} "

@@ -1,7 +1,9 @@
-"""Run freeze_checks.py under every installed Keras backend, one subprocess each."""
+"""Run freeze_checks.py under every backend requirements-dev.txt installs, one subprocess each,
+and under TensorFlow once more with the models in mixed_bfloat16 (--mixed-precision bfloat16)."""
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -9,14 +11,21 @@ import pytest
 
 from conftest import ROOT
 
-BACKENDS = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b) is not None]
+# (backend, dtype policy). JAX and TensorFlow come with requirements-dev.txt, so a missing one fails;
+# PyTorch is not in it and runs only where it happens to be installed.
+RUNS = [("tensorflow", "float32"), ("jax", "float32"), ("tensorflow", "mixed_bfloat16")]
+if importlib.util.find_spec("torch") is not None:
+    RUNS.append(("torch", "float32"))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_freeze_semantics_under_backend(backend):
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="")
+@pytest.mark.parametrize("backend, policy", RUNS, ids=[f"{b}-{p}" for b, p in RUNS])
+def test_freeze_semantics_under_backend(backend, policy):
+    if importlib.util.find_spec(backend) is None:
+        pytest.fail(f"{backend} is not installed, so the freeze checks did not run under it")
+    env = dict(os.environ, KERAS_BACKEND=backend, KERAS_GANS_POLICY=policy, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.join(ROOT, "tests", "freeze_checks.py")],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", os.path.join(ROOT, "tests", "freeze_checks.py")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
-    assert result.returncode == 0, f"under {backend}:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"under {backend}, {policy}:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert re.search(r"\b\d+ passed", result.stdout), result.stdout[-2000:]
