@@ -1,12 +1,18 @@
-"""Steps per second of a training loop on synthetic data, warm-up excluded.
+"""A script's training step against the tutorial's loop, timed in one run: the ratio is the result.
 
-    python benchmarks/speed.py                         # LSGAN, batch 64, current backend
-    python benchmarks/speed.py --script wgan_mnist7    # a step = 5 critic rounds + 1 generator update
-    python benchmarks/speed.py --script dcgan_mnist --steps 5   # batch 256: slow on a CPU
-    KERAS_BACKEND=jax python benchmarks/speed.py --steps 200
+    python benchmarks/speed.py                                   # LSGAN, batch 64, float32
+    python benchmarks/speed.py --mixed-precision bfloat16        # the step in bfloat16
+    python benchmarks/speed.py --script wgan_mnist7 --steps 10   # a step: 5 critic rounds + 1 generator update
+    KERAS_BACKEND=jax python benchmarks/speed.py --steps 200     # on a GPU
 
-A step is the script's own train_step(), the call its train() makes once per step;
-the per-epoch grid and checkpoint are left out. A benchmark, not a test.
+Both loops train the script's own models, on the same synthetic data at the same batch size:
+- the tutorial's loop as written for Keras 2, made to train on Keras 3 (the discriminator's
+  trainable flag set before its updates and cleared before the composite model's, which is
+  built frozen as in the tutorial), generated images through predict(), in float32;
+- the script's train_step(), the call its train() makes each step, under --mixed-precision.
+Each is warmed up (compilation) untimed, then timed in --rounds alternating blocks of --steps;
+the median block is reported, so that a slow moment of the machine hits both alike.
+A benchmark, not a test.
 """
 
 import argparse
@@ -23,38 +29,101 @@ import numpy as np
 import keras
 
 SCRIPTS = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10")
+PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def build(m, latent_dim, policy):
+    """The script's discriminator (or critic), generator and composite model, built in `policy`."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        d_model = (getattr(m, "define_critic", None) or m.define_discriminator)()
+        g_model = m.define_generator(latent_dim)
+        return d_model, g_model, m.define_gan(g_model, d_model)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def tutorial_loop(m, latent_dim, dataset, n_batch):
+    """One step of the tutorial's loop, made to train: returns a function that runs it."""
+    d_model, g_model, ours = build(m, latent_dim, "float32")
+    d_model.trainable = False  # the tutorial's define_gan: freeze, then compile the composite model
+    gan_model = keras.Sequential([g_model, d_model])
+    gan_model.compile(loss=ours.loss, optimizer=ours.optimizer.__class__.from_config(ours.optimizer.get_config()))
+    one_batch = m.__name__ == "dcgan_mnist"  # real and generated images in one batch, as that tutorial did
+    half = n_batch if one_batch else n_batch // 2
+    fake = np.full((half, 1), m.FAKE_LABEL, "float32")
+
+    def step():
+        d_model.trainable = True  # the toggle that makes the discriminator train
+        for _ in range(getattr(m, "N_CRITIC", 1)):
+            X_real, y_real = m.generate_real_samples(dataset, half)
+            X_fake = g_model.predict(m.generate_latent_points(latent_dim, half), verbose=0)
+            if one_batch:
+                d_model.train_on_batch(np.concatenate([X_real, X_fake]), np.concatenate([y_real, fake]))
+            else:
+                d_model.train_on_batch(X_real, y_real)
+                d_model.train_on_batch(X_fake, fake)
+        d_model.trainable = False
+        z = m.generate_latent_points(latent_dim, n_batch)
+        gan_model.train_on_batch(z, np.full((n_batch, 1), m.REAL_LABEL, "float32"))
+
+    return step
+
+
+def project_step(m, latent_dim, dataset, n_batch, policy):
+    """One call of the script's own train_step(), on models built in `policy`."""
+    d_model, g_model, gan_model = build(m, latent_dim, policy)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        d_fake_model = m.define_discriminator_on_fakes(g_model, d_model)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    models = dict(d_model=d_model, c_model=d_model, d_fake_model=d_fake_model, c_fake_model=d_fake_model,
+                  gan_model=gan_model)
+    step_models = [models[name] for name in inspect.signature(m.train_step).parameters if name in models]
+    return lambda: m.train_step(*step_models, dataset, latent_dim, n_batch)
+
+
+def seconds_per_step(step, steps):
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--script", choices=SCRIPTS, default="lsgan_mnist")
-    p.add_argument("--steps", type=int, default=50, help="timed steps")
-    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation)")
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default="off", help="the policy of the script's step")
+    p.add_argument("--steps", type=int, default=20, help="timed steps of each loop in a round")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps of each loop first (compilation)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the script's N_BATCH")
     p.add_argument("--latent-dim", type=int, default=100)
     a = p.parse_args()
     m = importlib.import_module(a.script)
-    a.batch_size = a.batch_size or m.N_BATCH
+    n_batch = a.batch_size or m.N_BATCH
     keras.utils.set_random_seed(0)
-    d_model = (getattr(m, "define_critic", None) or m.define_discriminator)()
-    g_model = m.define_generator(a.latent_dim)
-    gan_model = m.define_gan(g_model, d_model)
-    d_fake_model = m.define_discriminator_on_fakes(g_model, d_model)
-    dataset = np.random.uniform(-1, 1, (2048,) + m.IMAGE_SHAPE).astype("float32")
-    models = dict(d_model=d_model, c_model=d_model, d_fake_model=d_fake_model, c_fake_model=d_fake_model, gan_model=gan_model)
-    step_models = [models[name] for name in inspect.signature(m.train_step).parameters if name in models]
-
-    def step():
-        m.train_step(*step_models, dataset, a.latent_dim, a.batch_size)
-
-    for _ in range(a.warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    seconds = time.perf_counter() - start
-    print(f"{a.script} backend={keras.backend.backend()} batch={a.batch_size}: "
-          f"{a.steps / seconds:.2f} steps/s ({1000 * seconds / a.steps:.0f} ms/step over {a.steps} steps)")
+    lo, hi = m.OUTPUT_RANGE
+    dataset = np.random.uniform(lo, hi, (2048,) + m.IMAGE_SHAPE).astype("float32")
+    loops = {"tutorial": tutorial_loop(m, a.latent_dim, dataset, n_batch),
+             "project": project_step(m, a.latent_dim, dataset, n_batch, PRECISIONS[a.mixed_precision])}
+    for step in loops.values():
+        for _ in range(a.warmup):
+            step()
+    times = {name: [] for name in loops}
+    for _ in range(a.rounds):
+        for name, step in loops.items():
+            times[name].append(seconds_per_step(step, a.steps))
+    tutorial, project = (1000 * float(np.median(times[name])) for name in ("tutorial", "project"))
+    print(f"{a.script}, batch {n_batch}, {keras.backend.backend()} backend, median of {a.rounds} rounds of "
+          f"{a.steps} steps:")
+    print(f"  the tutorial's loop (float32, trainable toggled, predict()):  {tutorial:8.1f} ms/step")
+    print(f"  train_step(), {a.mixed_precision if a.mixed_precision != 'off' else 'float32':8s}                        "
+          f"     {project:8.1f} ms/step")
+    print(f"  {tutorial / project:.2f}x the tutorial's speed")
 
 
 if __name__ == "__main__":
