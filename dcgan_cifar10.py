@@ -292,7 +292,7 @@ import threading
 SCRIPT, ABOUT = "dcgan_cifar10.py", "DCGAN on CIFAR-10 small colour photographs, on Keras 3."
 OUT_DIR, DATASET, DATA_KEYS = os.path.join("runs", "dcgan_cifar10"), "CIFAR-10", ("x_train",)
 LATENT_DISTRIBUTION = "normal"  # run.json tells generate.py
-EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 2000, "InceptionV3 FID"
+EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 2000, "InceptionV3 KID (FID needs over 2,048 images)"
 COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "both discriminator losses below {}"
 
 
@@ -315,7 +315,8 @@ def define_run(args):
 
 
 def define_scorer(args):
-    """--eval-every: evaluate.py's InceptionV3 FID (Keras downloads the weights unless given a file)."""
+    """--eval-every: evaluate.py's InceptionV3 KID on 2,000 images (unbiased at that size; an FID would need more
+    than its 2,048 features). Keras downloads the weights unless given a file."""
     import evaluate
 
     return evaluate.Scorer("cifar10", args.data, n=EVAL_SAMPLES, inception_weights=args.inception_weights)

@@ -34,7 +34,7 @@ from scipy import linalg
 
 import generate
 
-N_SAMPLES = 10000          # generated images per generator, and real images for the reference
+N_SAMPLES = 10000          # generated images per generator, and real images for the reference, as published
 FEATURE_BATCH = 100        # images per forward pass: memory stays bounded at any --n
 KID_SUBSETS = 100          # KID: mean of the unbiased MMD estimate over this many subsets...
 KID_SUBSET_SIZE = 1000     # ...of this many images each (as torch-fidelity and clean-fid do)
@@ -271,6 +271,10 @@ class Scorer:
 
     inception: use InceptionV3 (FID, KID); weights "imagenet", a file, or None (random: plumbing
     only). MNIST datasets always get the digit classifier's metrics and its FID ("cfid").
+    InceptionV3's FID needs at least as many images as its features (2,048): a covariance from
+    fewer is singular and the distance biased high. With fewer, only KID is reported (unbiased at
+    any size); with fewer than N_SAMPLES, the FID is not comparable with published ones, and the
+    log says so.
     """
 
     def __init__(self, dataset, data=None, n=N_SAMPLES, inception=True, inception_weights="imagenet",
@@ -296,7 +300,16 @@ class Scorer:
             self.networks["inception"] = self.load_inception(inception_weights)
         self.reference = {kind: self.cached_features(kind, "train", x_ref) for kind in self.networks}
         self.floor_images = x_floor
-        self.metric = "fid" if inception else "cfid"
+        self.metric = "cfid"
+        if inception:
+            features = self.reference["inception"][0].shape[1]
+            self.metric = "fid" if self.fid_possible(n, features) else "kid"
+            if self.metric == "kid":
+                self.log(f"InceptionV3 FID needs at least {features} images (its features): with {n}, "
+                         "KID is the score (unbiased at any size)")
+            elif n < N_SAMPLES:
+                self.log(f"FID from {n} images is biased high: not comparable with published FIDs, which use "
+                         f"{N_SAMPLES} or 50000")
 
     # -- building what the scores need, once --------------------------------------------
     def load_inception(self, weights):
@@ -353,16 +366,22 @@ class Scorer:
         return outputs
 
     # -- scoring -------------------------------------------------------------------------
+    @staticmethod
+    def fid_possible(n, features):
+        return n >= features
+
     def score_outputs(self, outputs):
-        """Scores of a set of images from its network outputs {kind: [features, (probs)]}."""
-        scores = {}
+        """Scores of a set of images from its network outputs {kind: [features, (probs)]}: "n", the
+        images scored, then the metrics."""
+        scores = {"n": min(len(out[0]) for out in outputs.values())}
         for kind, (features, *probs) in outputs.items():
             ref = self.reference[kind][0]
-            prefix = "" if kind == "inception" else "c"
-            scores[prefix + "fid"] = frechet_distance(*statistics(features), *statistics(ref))
             if kind == "inception":
+                if self.fid_possible(min(len(features), len(ref)), features.shape[1]):
+                    scores["fid"] = frechet_distance(*statistics(features), *statistics(ref))
                 scores["kid"] = kernel_distance(features, ref)
             else:
+                scores["cfid"] = frechet_distance(*statistics(features), *statistics(ref))
                 scores.update(digit_scores(probs[0], self.digit))
         return scores
 
@@ -469,10 +488,10 @@ def write_scores_csv(rows, path):
 
 
 def table(rows, metrics):
-    """The rows as aligned text, one column per metric."""
-    cells = [["model", "step"] + metrics]
+    """The rows as aligned text: model, step, n (the images each score is from), one column per metric."""
+    cells = [["model", "step", "n"] + metrics]
     for row in rows:
-        values = [row.get(m) for m in metrics]
+        values = [row.get(m) for m in ["n"] + metrics]
         cells.append([row["model"], "" if row.get("step") is None else str(row["step"])] +
                      ["" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in values])
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
@@ -575,7 +594,7 @@ def main(argv=None):
     generated = [r for r in rows if r["model"] in dict(models)]
     plot_scores(generated, metrics, floor, os.path.join(out, "scores.png"))
     best = min(generated, key=lambda r: r[scorer.metric])
-    name = "FID" if scorer.metric == "fid" else "classifier FID"
+    name = {"fid": "FID", "kid": "KID", "cfid": "classifier FID"}[scorer.metric]
     print(f"\nbest by {name}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
     print(f"wrote {os.path.join(out, 'scores.csv')} and scores.png")
     return 0

@@ -125,14 +125,10 @@ def test_command_line_scores_every_checkpoint_and_names_the_best(digits, lsgan_r
     assert status == 2 and "--overwrite" in err
 
 
-def test_inception_plumbing_with_a_weights_file(tmp_path, capsys, monkeypatch):
-    """CIFAR-10 shape, InceptionV3 with random weights from a file (their scores mean nothing):
-    FID and KID come out for the real test images and the generator, from 2048 features, and
-    the real features are cached under the weights file's fingerprint. (The FID itself is
-    tested above; sqrtm of 2048x2048 matrices would cost this test half a minute.)"""
-    dims = []
-    monkeypatch.setattr(evaluate, "frechet_distance",
-                        lambda mu1, s1, mu2, s2: dims.append(s1.shape) or float(((mu1 - mu2) ** 2).sum()))
+def test_inception_plumbing_with_a_weights_file(tmp_path, capsys):
+    """CIFAR-10 shape, InceptionV3 with random weights from a file (their scores mean nothing), on
+    10 images: fewer than its 2,048 features, so KID is the score and no FID is printed; the real
+    features (2,048 each) are cached under the weights file's fingerprint."""
     x = np.random.default_rng(0).integers(0, 255, (30, 32, 32, 3)).astype("uint8")
     data = tmp_path / "cifar.npz"
     np.savez(data, x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((10, 1)))
@@ -147,11 +143,74 @@ def test_inception_plumbing_with_a_weights_file(tmp_path, capsys, monkeypatch):
     assert status == 0, err
     with open(tmp_path / "scores.csv", newline="") as f:
         real, generated = csv.DictReader(f)
-    assert all(np.isfinite(float(row[m])) for row in (real, generated) for m in ("fid", "kid"))
-    assert dims == [(2048, 2048)] * 2
-    assert "best by FID" in out
+    assert "fid" not in real and real["n"] == generated["n"] == "10"
+    assert all(np.isfinite(float(row["kid"])) for row in (real, generated))
+    assert "needs at least 2048 images" in out and "best by KID" in out
     key = evaluate.file_fingerprint(weights)
-    assert sorted(name.split("-")[1] for name in os.listdir(tmp_path / "cache") if key in name) == ["test", "train"]
+    cached = sorted(name for name in os.listdir(tmp_path / "cache") if key in name)
+    assert [name.split("-")[1] for name in cached] == ["test", "train"]
+    with np.load(tmp_path / "cache" / cached[1]) as train:
+        assert train["out0"].shape == (10, 2048)
+
+
+@pytest.mark.parametrize("features, fid", [(8, True), (32, False)])
+def test_an_fid_only_from_at_least_as_many_images_as_features(features, fid, tmp_path, monkeypatch):
+    """A small stand-in feature network (its size picks the rule's side), 20 images: an FID when
+    20 >= its features, said to be incomparable with published ones (fewer than 10,000); else KID."""
+    monkeypatch.setattr(evaluate, "define_inception", lambda shape, weights: keras.Sequential(
+        [keras.Input(shape), keras.layers.Conv2D(features, 3), keras.layers.GlobalAveragePooling2D()]))
+    x = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3)).astype("uint8")
+    np.savez(tmp_path / "cifar.npz", x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((20, 1)))
+    log = []
+    scorer = evaluate.Scorer("cifar10", str(tmp_path / "cifar.npz"), n=20, cache_dir=str(tmp_path / "c"), log=log.append)
+    scores = scorer(dcgan_cifar10.define_generator(100))
+    assert ("fid" in scores) == fid and scorer.metric == ("fid" if fid else "kid") and scores["n"] == 20
+    assert any("not comparable with published FIDs" in line for line in log) == fid
+    assert any("KID is the score" in line for line in log) != fid
+
+
+def test_fid_of_gaussians_with_different_diagonal_covariances_is_the_closed_form():
+    """|mu1 - mu2|^2 + sum((sqrt(a) - sqrt(b))^2): the covariance term, not only the means."""
+    rng = np.random.default_rng(3)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    a, b = rng.uniform(0.1, 4.0, 6), rng.uniform(0.1, 4.0, 6)
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    assert evaluate.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-9)
+    # and for full covariances, rotated alike: FID does not depend on the basis
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    rotated = evaluate.frechet_distance(q @ mu1, q @ np.diag(a) @ q.T, q @ mu2, q @ np.diag(b) @ q.T)
+    assert rotated == pytest.approx(expected, rel=1e-6)
+
+
+def test_fid_of_two_non_commuting_covariances_matches_the_2x2_closed_form():
+    """For 2x2 covariances, Tr sqrt(S1 S2) = sqrt(Tr(S1 S2) + 2 sqrt(det S1 det S2)): a check of the
+    covariance term where S1 and S2 do not commute (so sqrt(S1) sqrt(S2) would be wrong)."""
+    s1, s2 = np.array([[2.0, 0.9], [0.9, 1.0]]), np.array([[1.0, -0.6], [-0.6, 3.0]])
+    mu1, mu2 = np.array([0.5, -1.0]), np.array([1.5, 0.0])
+    trace_sqrt = np.sqrt(np.trace(s1 @ s2) + 2 * np.sqrt(np.linalg.det(s1) * np.linalg.det(s2)))
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt
+    assert evaluate.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fid_of_singular_covariances_takes_the_offset_branch_and_stays_finite(monkeypatch):
+    """Rank-deficient covariances: sqrtm of their product is singular (scipy warns), so frechet_distance
+    takes it again with 1e-6 on the diagonals (a second sqrtm); the result is finite, near the closed form."""
+    calls, sqrtm = [], evaluate.linalg.sqrtm
+    monkeypatch.setattr(evaluate.linalg, "sqrtm", lambda m: calls.append(m) or sqrtm(m))
+    a, b = np.array([1.0, 4.0, 0.0, 0.0]), np.array([9.0, 0.0, 1.0, 0.0])
+    fid = evaluate.frechet_distance(np.zeros(4), np.diag(a), np.ones(4), np.diag(b))
+    assert len(calls) == 2 and np.diag(calls[1]).min() > 0  # the offset branch
+    assert np.isfinite(fid) and fid == pytest.approx(4.0 + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum(), abs=1e-2)
+
+
+def test_kid_of_two_constant_sets_is_the_kernel_by_hand():
+    """Every x equal to u, every y to v: the unbiased MMD^2 is k(u,u) + k(v,v) - 2 k(u,v), with
+    k(x, y) = (x.y / d + 1)^3."""
+    u, v = np.array([1.0, 0.0, 2.0]), np.array([0.0, 1.0, -1.0])
+    k = lambda x, y: (x @ y / 3 + 1) ** 3  # noqa: E731
+    kid = evaluate.kernel_distance(np.tile(u, (50, 1)), np.tile(v, (40, 1)), n_subsets=3, subset_size=20)
+    assert kid == pytest.approx(k(u, u) + k(v, v) - 2 * k(u, v), rel=1e-12)
+    assert evaluate.kernel_distance(np.tile(u, (50, 1)), np.tile(u, (40, 1)), 3, 20) == pytest.approx(0, abs=1e-12)
 
 
 @pytest.mark.parametrize(
