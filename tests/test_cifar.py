@@ -72,7 +72,15 @@ def test_short_run_reports_accuracy_and_saves_colour_grid(cifar_npz, tmp_path, c
     assert {"model_000003.h5", "model_000006.h5", "generated_plot_000006.png", "history.csv"} <= set(os.listdir(out))
     from matplotlib.image import imread
     grid = imread(out / "generated_plot_000006.png")
-    assert grid.shape[:2] == (2 * (7 * 33 + 1),) * 2 and grid.shape[2] in (3, 4)  # a 7x7 colour grid
+    assert grid.shape[:2] == (2 * (7 * 33 + 1),) * 2  # a 7x7 grid
+    assert not (np.array_equal(grid[..., 0], grid[..., 1]) and np.array_equal(grid[..., 1], grid[..., 2]))
+    # In colour, channel by channel: the picture of one latent point is the generator's output.
+    point = tmp_path / "point.png"
+    assert run_cli(generate.main, [str(out / "model_000006.h5"), "--point", "0.5", "--out", str(point)], capsys)[0] == 0
+    model = keras.models.load_model(out / "model_000006.h5", compile=False)
+    made = (np.asarray(model.predict(np.full((1, 100), 0.5, "float32"), verbose=0))[0] + 1) / 2
+    assert np.abs(made[..., 0] - made[..., 1]).max() > 4 / 255  # the check can tell colour from grey
+    assert np.abs(imread(point)[2:-2:2, 2:-2:2, :3] - made).max() <= 2 / 255
     status, text, _ = run_cli(generate.main, [str(out / "model_000006.h5"), "--out", str(tmp_path / "g.png")], capsys)
     assert status == 0 and "100 images of (32, 32, 3)" in text
     assert imread(tmp_path / "g.png").shape[:2] == (2 * (10 * 33 + 1),) * 2

@@ -54,8 +54,13 @@ def test_real_and_generated_images_go_to_the_discriminator_in_one_batch(monkeypa
     d_loss, d_acc = dcgan_mnist.train_discriminator(d_fake_model, dataset, 100, 8)
     ((real, z), y), = batches
     assert real.shape == (8, 28, 28, 1) and z.shape == (8, 100) and y.ravel().tolist() == [1.0] * 8 + [0.0] * 8
-    images = d_fake_model.get_layer("generator")(z, training=True)
-    assert d_model(np.concatenate([real, images]), training=False).shape == (16, 1)  # one batch of 16
+    # What the discriminator saw: its input in that model is one batch, the 8 real images, then 8 generated.
+    concatenate = next(layer for layer in d_fake_model.layers if isinstance(layer, keras.layers.Concatenate))
+    assert d_fake_model.get_layer("discriminator").input is not None
+    seen = np.asarray(keras.Model(d_fake_model.inputs, concatenate.output)([real, z], training=True))
+    assert seen.shape == (16, 28, 28, 1) and np.array_equal(seen[:8], real)
+    generator_batch = np.asarray(d_fake_model.get_layer("generator")(z, training=False))
+    assert np.abs(seen[8:] - generator_batch).max() > 0  # made on batch statistics, not the moving ones
     assert 0.0 <= d_acc <= 1.0 and np.isfinite(d_loss)
 
 

@@ -55,9 +55,16 @@ def test_grid_shows_one_hundred_varied_samples_of_the_saved_generator(lsgan_run)
     assert grid.shape == (2 * (10 * 29 + 1),) * 2
     cells = [grid[2 * (1 + r * 29) : 2 * (r + 1) * 29, 2 * (1 + c * 29) : 2 * (c + 1) * 29] for r in range(10) for c in range(10)]
     assert len({cell.tobytes() for cell in cells}) == 100, "every sample should differ"
+    # The saved generator is the trained one of step 12: the same weights as the checkpoint's (the run
+    # ended there), none of them the initial ones.
     g_model = keras.models.load_model(lsgan_run / "model_000012.h5", compile=False)
-    sample = np.asarray(g_model.predict(np.random.randn(4, 100), verbose=0))
-    assert sample.shape == (4, 28, 28, 1) and sample.min() >= -1 and sample.max() <= 1
+    with np.load(lsgan_run / "checkpoint.npz") as saved:
+        checkpointed = [saved[f"arr_{k}"] for k in range(len(g_model.variables))]
+    assert all(np.array_equal(keras.ops.convert_to_numpy(v), c) for v, c in zip(g_model.variables, checkpointed))
+    keras.utils.set_random_seed(3)  # the run's --seed: the generator it started from
+    initial = lsgan_mnist.define_generator(100)
+    assert all(not np.array_equal(keras.ops.convert_to_numpy(v), keras.ops.convert_to_numpy(w))
+               for v, w in zip(g_model.trainable_variables, initial.trainable_variables))
 
 
 def test_max_steps_stops_early_and_still_writes_final_outputs(mnist_npz, tmp_path, capsys):

@@ -5,7 +5,6 @@ import errno
 import hashlib
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -113,25 +112,97 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(s
         assert status == 0 and f"at step {step} of {step + 2}" in stdout
 
 
-def test_kill_9_at_random_moments_never_leaves_a_broken_file(tmp_path):
-    """20 times: kill -9 a run at a random moment (it saves a grid, the generator and a
-    checkpoint every ~second), then check every file; each run resumes the one before."""
+# A training run whose writer of one kind of file (the checkpoint's np.savez, a generator's
+# model.save, a grid's imsave) stops halfway through its Nth file: it writes the file, cuts it to
+# half, says so on stdout and waits to be killed, as a run killed mid-write would have left it.
+HALFWAY = """
+import io, sys, time
+import numpy as np, keras
+import lsgan_mnist
+kind, nth, calls = sys.argv[1], int(sys.argv[2]), []
+
+def halfway(write, path_at):
+    def writer(*args, **kwargs):
+        write(*args, **kwargs)
+        calls.append(args[path_at])
+        if len(calls) == nth:
+            path = str(args[path_at])
+            data = open(path, "rb").read()
+            open(path, "wb").write(data[: len(data) // 2])
+            print("HALFWAY", path, flush=True)
+            time.sleep(300)
+    return writer
+
+if kind == "checkpoint":
+    np.savez = halfway(np.savez, 0)
+elif kind == "generator":
+    keras.Model.save = halfway(keras.Model.save, 1)
+else:
+    lsgan_mnist.imsave = halfway(lsgan_mnist.imsave, 0)
+sys.exit(lsgan_mnist.main(sys.argv[3:]))
+"""
+
+
+def open_every_file(folder):
+    """Read each file of a run folder whole, as its reader would: any broken one raises."""
+    import matplotlib.image
+
+    for name in os.listdir(folder):
+        path = folder / name
+        if ".partial." in name:
+            continue
+        if name.endswith(".h5"):
+            keras.models.load_model(path, compile=False)
+        elif name.endswith(".png"):
+            assert matplotlib.image.imread(path).ndim == 3
+        elif name == "history.csv":
+            assert np.genfromtxt(path, delimiter=",", names=True).size >= 1
+        elif name == "run.json":
+            json.loads(path.read_text())
+        elif name == "checkpoint.npz":
+            with np.load(path) as saved:
+                assert {saved[k].shape for k in saved.files} and json.loads(str(saved["state"]))["step"] >= 0
+        else:
+            raise AssertionError(f"unexpected file {name}")
+
+
+@pytest.mark.parametrize("kind, nth", [("checkpoint", 2), ("generator", 2), ("grid", 2)])
+def test_kill_9_in_the_middle_of_a_save_leaves_every_file_whole_and_the_run_resumes(kind, nth, tmp_path, capsys):
+    """A finished epoch first (so every kind of file exists), then --resume with a writer that stops
+    halfway through a file: kill -9 it there. Every file in --out still reads whole, the half
+    file is a temporary one, and the next --resume clears it and goes on."""
     out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
-    rng = random.Random(0)
-    for _ in range(20):
-        process = start_run(out, data)
-        wait_for(lambda: (out / "checkpoint.npz").exists() and any(n.startswith("model_") for n in os.listdir(out)),
-                 process)
-        time.sleep(rng.uniform(0.0, 1.5))
-        process.kill()
-        process.wait()
-        for name in os.listdir(out):
-            if name.endswith(".h5") and ".partial." not in name:
-                keras.models.load_model(out / name, compile=False)
-        assert checkpoint_step(out) > 0
-    assert lsgan_mnist.main(["--data", data, "--out", str(out), "--batch-size", "16", "--epochs", "200",
-                             "--max-steps", str(checkpoint_step(out) + 1), "--resume"]) == 0
-    assert not [name for name in os.listdir(out) if ".partial." in name]  # the resumed run cleared them
+    args = ["--data", data, "--out", str(out), "--batch-size", "16"]  # 96 images: 6 steps an epoch
+    assert run_cli(lsgan_mnist.main, args + ["--epochs", "1"], capsys)[0] == 0
+    before = snapshot(out)
+    process = subprocess.Popen([sys.executable, "-c", HALFWAY, kind, str(nth)] + args + ["--epochs", "4", "--resume"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+                               env=dict(os.environ, PYTHONPATH=ROOT))
+    for line in process.stdout:
+        if line.startswith("HALFWAY"):
+            break
+    process.kill()
+    process.wait()
+    half = line.split()[1]
+    assert ".partial." in half and os.path.getsize(half) > 0  # the kill landed in the middle of a save
+    open_every_file(out)
+    assert all(snapshot(out)[name] == digest for name, digest in before.items() if name not in (
+        "checkpoint.npz", "run.json"))  # the first epoch's files are as they were
+    status, stdout, _ = run_cli(lsgan_mnist.main, args + ["--epochs", "4", "--resume"], capsys)
+    assert status == 0 and "resuming the run" in stdout
+    assert not [name for name in os.listdir(out) if ".partial." in name]
+    assert checkpoint_step(out) == 24
+    open_every_file(out)
+
+
+def test_a_truncated_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
+    args = ["--data", data, "--out", str(out), "--batch-size", "16"]
+    assert run_cli(lsgan_mnist.main, args + ["--max-steps", "2"], capsys)[0] == 0
+    whole = (out / "checkpoint.npz").read_bytes()
+    (out / "checkpoint.npz").write_bytes(whole[: len(whole) // 2])
+    status, _, err = run_cli(lsgan_mnist.main, args + ["--max-steps", "4", "--resume"], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "not a readable checkpoint" in err
 
 
 def test_a_nan_stops_the_run_with_status_3_and_keeps_the_last_generator(tmp_path, capsys):
@@ -180,7 +251,8 @@ def test_a_full_disk_is_one_line_and_loses_no_earlier_file(tmp_path, capsys, mon
     assert status == 1 and len(err.strip().splitlines()) == 1
     assert "No space left on device" in err and "intact" in err
     after = snapshot(out)
-    assert after.pop("run.json") and before.pop("run.json")  # rewritten whole, with the new --epochs
+    assert json.loads((out / "run.json").read_text())["n_epochs"] == 2  # rewritten whole, with the new --epochs
+    del after["run.json"], before["run.json"]
     assert after == before  # nothing else replaced, no partial file left
 
 
