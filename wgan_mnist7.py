@@ -62,7 +62,7 @@ class ClipConstraint(keras.constraints.Constraint):
 @keras.saving.register_keras_serializable(package="keras_gans")
 def wasserstein_loss(y_true, y_pred):
     """The mean of target x score: with targets -1 (real), +1 (fake), the critic scores real images high."""
-    return keras.ops.mean(y_true * y_pred)
+    return keras.ops.mean(keras.ops.multiply(y_true, y_pred))
 
 
 def define_critic(in_shape=IMAGE_SHAPE, clip_value=CLIP_VALUE):

@@ -68,3 +68,23 @@ def test_a_missing_shared_part_is_reported(project):
     problems = check_copies.check(str(project))
     assert problems[0] == f"dcgan_mnist.py: no line starting with {check_copies.SHARED_RULE!r}"
     assert any("main is a copy of lsgan_mnist.main; declare it" in p for p in problems[1:])
+
+
+TUTORIAL = ["define_generator", "define_gan", "load_real_samples", "generate_real_samples", "generate_latent_points",
+            "generate_fake_samples", "summarize_performance", "plot_history", "train"]
+
+
+@pytest.mark.parametrize("name", ["lsgan_mnist.py"] + list(check_copies.SCRIPTS))
+def test_each_script_opens_with_the_tutorial_in_its_order_in_at_most_300_lines(name):
+    import ast
+
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+        lines = f.readlines()
+    banner = next(k for k, line in enumerate(lines) if line.startswith("# %% ---- Running from the command line"))
+    assert banner <= 300, f"{name}: the tutorial part is {banner} lines"
+    defined = [node.name for node in ast.parse("".join(lines[:banner])).body
+               if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    critic = "define_critic" if name == "wgan_mnist7.py" else "define_discriminator"
+    order = [critic] + TUTORIAL
+    assert [n for n in defined if n in order] == order  # the tutorials' names, in the tutorials' order
+    assert sum(line.startswith("# %%") for line in lines) >= 6  # cells: imports, models, data, reports, training, CLI

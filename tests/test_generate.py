@@ -12,6 +12,7 @@ import keras
 import generate
 import lsgan_mnist
 from conftest import run_cli
+from conftest import tiny_mnist as conftest_tiny
 
 
 @pytest.fixture
@@ -172,3 +173,46 @@ def test_bad_walks_and_progress_give_one_line_and_exit_2(argv, message, model_di
     status, _, err = run_cli(generate.main, [a.format(**names) for a in argv] + ["--out", str(out)], capsys)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, distribution", [([], "uniform"), (["--latent", "normal"], "normal")])
+def test_a_grid_shows_the_generators_samples_of_the_latent_run_json_names(flags, distribution, tmp_path, capsys):
+    """A DCGAN-on-MNIST generator: run.json says uniform, --latent normal overrides it. Each of the
+    grid's cells is the generator's image of the seed's latent points, drawn from that distribution."""
+    import dcgan_mnist
+
+    run = tmp_path / "run"
+    data = tmp_path / "data.npz"
+    x, y = conftest_tiny()
+    np.savez(data, x_train=x, y_train=y)
+    assert run_cli(dcgan_mnist.main, ["--data", str(data), "--out", str(run), "--steps", "1", "--batch-size", "4"],
+                   capsys)[0] == 0
+    out = tmp_path / "grid.png"
+    argv = [str(run / "model_000001.h5"), "--grid", "3", "--seed", "7", "--out", str(out)] + flags
+    assert run_cli(generate.main, argv, capsys)[0] == 0
+    g_model = keras.models.load_model(run / "model_000001.h5", compile=False)
+    z = generate.latent_points(100, 9, distribution, np.random.default_rng(7))
+    made = 1 - np.asarray(g_model.predict(z, verbose=0))[..., 0]  # [0,1] (sigmoid), black on white
+    shown = cells(gray(out), 3, 3).reshape(9, 28, 28)
+    assert np.abs(shown - made).max() <= 2 / 255
+    other = generate.latent_points(100, 9, "normal" if distribution == "uniform" else "uniform", np.random.default_rng(7))
+    assert np.abs(shown - (1 - np.asarray(g_model.predict(other, verbose=0))[..., 0])).max() > 0.02  # it can tell
+
+
+def test_every_cell_of_the_default_grid_is_a_sample_of_the_model(model_dir, capsys):
+    out = model_dir / "grid.png"
+    assert run_cli(generate.main, [str(model_dir / "model_000012.h5"), "--seed", "2", "--out", str(out)], capsys)[0] == 0
+    g_model = keras.models.load_model(model_dir / "model_000012.h5", compile=False)
+    z = generate.latent_points(100, 100, "normal", np.random.default_rng(2))
+    made = 1 - (np.asarray(g_model.predict(z, verbose=0))[..., 0] + 1) / 2
+    shown = cells(gray(out), 10, 10).reshape(100, 28, 28)
+    assert np.abs(shown - made).max() <= 2 / 255
+    assert len({cell.round(2).tobytes() for cell in shown}) == 100  # a hundred different samples
+
+
+@pytest.mark.parametrize("out", ["{tmp}", "{tmp}/no/such/folder/grid.png"])
+def test_a_bad_out_is_one_line_and_exit_2(out, model_dir, tmp_path, capsys):
+    status, _, err = run_cli(generate.main, [str(model_dir / "model_000012.h5"), "--out", out.format(tmp=tmp_path)],
+                             capsys)
+    assert status == 2 and "--out" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()

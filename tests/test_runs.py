@@ -51,6 +51,7 @@ def test_resume_continues_as_if_never_stopped(name, tmp_path, capsys):
     assert checkpoint_step(tmp_path / "b") == 3
     status, out, _ = run_cli(script.main, args + ["--out", str(tmp_path / "b"), length, "6", "--resume"], capsys)
     assert status == 0 and "resuming the run" in out and "at step 3 of 6" in out
+    assert "collapse" not in out  # a healthy run, at the default collapse rule
     straight, resumed = (keras.models.load_model(tmp_path / d / "model_000006.h5", compile=False) for d in "ab")
     for u, v in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
@@ -106,10 +107,42 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(s
     step = checkpoint_step(out)
     assert f"interrupted at step {step} of 1200; checkpoint at step {step}" in stdout
     assert "resume with: python lsgan_mnist.py" in stdout and stdout.rstrip().endswith("--resume")
-    if sig == signal.SIGINT:
-        argv = ["--data", data, "--out", str(out), "--batch-size", "16", "--max-steps", str(step + 2), "--resume"]
-        status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
-        assert status == 0 and f"at step {step} of {step + 2}" in stdout
+    argv = ["--data", data, "--out", str(out), "--batch-size", "16", "--max-steps", str(step + 2), "--resume"]
+    status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
+    assert status == 0 and f"at step {step} of {step + 2}" in stdout
+
+
+# A run whose every step takes 10 s (train_step slowed down), to send signals in the middle of one.
+SLOW_STEPS = """
+import sys, time
+import lsgan_mnist
+step = lsgan_mnist.train_step
+def slow_step(*args, **kwargs):
+    print("STEP", flush=True)
+    time.sleep(10)
+    return step(*args, **kwargs)
+lsgan_mnist.train_step = slow_step
+sys.exit(lsgan_mnist.main(sys.argv[1:]))
+"""
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    """The first asks for a stop after the step; the second, in the same step, does not wait for it."""
+    out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
+    process = subprocess.Popen([sys.executable, "-c", SLOW_STEPS, "--data", data, "--out", str(out), "--batch-size", "16"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               env=dict(os.environ, PYTHONPATH=ROOT))
+    for line in process.stdout:
+        if line.strip() == "STEP":
+            break  # the first step has begun: 10 s to go
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 8  # well before the step's end, even on a busy machine
+    assert process.returncode not in (0, 130) and "KeyboardInterrupt" in stderr
+    assert "resume with" not in stdout and "STEP" not in stdout  # no second step, no stop after this one
 
 
 # A training run whose writer of one kind of file (the checkpoint's np.savez, a generator's
@@ -205,18 +238,53 @@ def test_a_truncated_checkpoint_is_refused_in_one_line(tmp_path, capsys):
     assert status == 2 and len(err.strip().splitlines()) == 1 and "not a readable checkpoint" in err
 
 
-def test_a_nan_stops_the_run_with_status_3_and_keeps_the_last_generator(tmp_path, capsys):
-    out = tmp_path / "run"
-    args = ["--out", str(out), "--batch-size", "16"]
-    assert run_cli(lsgan_mnist.main, args + ["--data", tiny_data(tmp_path / "ok.npz", "lsgan_mnist"), "--epochs", "1"],
-                   capsys)[0] == 0
-    x, y = tiny_mnist()
-    bad = tmp_path / "nan.npz"
-    np.savez(bad, x_train=np.where(x > 0, np.nan, 0.0), y_train=y)  # NaN pixels
-    status, stdout, _ = run_cli(lsgan_mnist.main, args + ["--data", str(bad), "--epochs", "3", "--resume"], capsys)
-    assert status == 3 and "step 7: a loss is nan" in stdout and "last good checkpoint (step 6)" in stdout
-    assert checkpoint_step(out) == 6 and not (out / "model_000012.h5").exists()
-    keras.models.load_model(out / "model_000006.h5", compile=False)
+@pytest.mark.parametrize("name, bad_value", [("lsgan_mnist", np.nan), ("lsgan_mnist", np.inf), ("wgan_mnist7", np.nan),
+                                             ("dcgan_mnist", np.nan), ("dcgan_cifar10", np.nan)])
+def test_a_nan_or_inf_stops_the_run_with_status_3_and_keeps_the_last_generator(name, bad_value, tmp_path, capsys):
+    """A first run of one epoch (its generator and checkpoint are the last good ones), then images
+    with NaN or inf pixels: the run stops at the first broken step, status 3, nothing saved after."""
+    script, (args, length) = SCRIPTS[name], RUNS[name]
+    args = args + ["--out", str(tmp_path / "run")]
+    good = tiny_data(tmp_path / "ok.npz", name)
+    first = 2 if name == "dcgan_mnist" else 6 if name != "dcgan_cifar10" else 3  # steps of the first run
+    assert run_cli(script.main, args + ["--data", good, length, str(first)], capsys)[0] == 0
+    with np.load(good) as data:
+        x, y = data["x_train"], data["y_train"]
+    np.savez(tmp_path / "bad.npz", x_train=np.where(x > 0, bad_value, 0.0), y_train=y)
+    status, stdout, _ = run_cli(script.main, args + ["--data", str(tmp_path / "bad.npz"), length, str(3 * first),
+                                                     "--resume"], capsys)
+    assert status == 3 and f"step {first + 1}: a loss is " in stdout
+    assert f"last good checkpoint (step {first})" in stdout and checkpoint_step(tmp_path / "run") == first
+    assert sorted(n for n in os.listdir(tmp_path / "run") if n.startswith("model_")) == [f"model_{first:06d}.h5"]
+    keras.models.load_model(tmp_path / "run" / f"model_{first:06d}.h5", compile=False)
+
+
+# Logs of one step that the default rule calls collapsed, and logs just on the healthy side of it.
+COLLAPSED = {"lsgan_mnist": (dict(d1=0.0009, d2=0.0001, g=3.0), dict(d1=0.0011, d2=0.0001, g=3.0)),
+             "dcgan_cifar10": (dict(d1=0.0001, d2=0.0009, g=3.0), dict(d1=0.0001, d2=0.0011, g=3.0)),
+             "dcgan_mnist": (dict(d_loss=0.0009, d_acc=1.0, a_loss=9.0, a_acc=0.0),
+                             dict(d_loss=0.0011, d_acc=1.0, a_loss=9.0, a_acc=0.0)),
+             "wgan_mnist7": (dict(c1=-300.0, c2=-200.5, g=1.0), dict(c1=-300.0, c2=-199.5, g=1.0))}
+
+
+@pytest.mark.parametrize("name", list(COLLAPSED))
+def test_the_default_collapse_rule_needs_200_collapsed_steps_in_a_row(name, capsys):
+    """At the flags' defaults: 199 collapsed steps, one healthy, 199 more do not stop the run; the
+    200th in a row does, and says at which step."""
+    script = SCRIPTS[name]
+    collapsed, healthy = COLLAPSED[name]
+    guard, model = script.CollapseGuard(), keras.Sequential()
+    guard.set_model(model)
+    guard.set_params({"steps": 1000})
+    model.stop_training = False
+    guard.on_train_begin()
+    guard.on_epoch_begin(0)
+    for batch, logs in enumerate([collapsed] * 199 + [healthy] + [collapsed] * 199):
+        guard.on_train_batch_end(batch, dict(logs, loss=sum(logs.values())))
+    assert not model.stop_training and not guard.collapsed and "collapse" not in capsys.readouterr().out
+    guard.on_train_batch_end(399, dict(collapsed, loss=sum(collapsed.values())))
+    assert model.stop_training and guard.collapsed
+    assert "step 400: likely collapse" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name, threshold", [("lsgan_mnist", "1e9"), ("wgan_mnist7", "1e-9")])
