@@ -131,15 +131,19 @@ def progress_frames(run_dir):
 
 def save_progress_gif(frames, path, fps):
     """The grids as one animated GIF, each frame labelled with its step, written whole."""
-    from PIL import Image, ImageDraw  # Pillow: matplotlib's own dependency
+    from PIL import Image, ImageDraw, ImageFont  # Pillow: matplotlib's own dependency
 
+    try:
+        font = ImageFont.load_default(size=16)  # Pillow 10.1 and later
+    except TypeError:
+        font = ImageFont.load_default()
     images = []
     for step, grid_path in frames:
         with Image.open(grid_path) as grid:
             grid = grid.convert("RGB")
         frame = Image.new("RGB", (grid.width, grid.height + 20), "white")
         frame.paste(grid, (0, 20))
-        ImageDraw.Draw(frame).text((4, 4), f"step {step}", fill="black")
+        ImageDraw.Draw(frame).text((4, 1), f"step {step}", fill="black", font=font)
         images.append(frame)
     save_atomically(path, lambda tmp: images[0].save(
         tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0))
