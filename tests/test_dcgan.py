@@ -56,11 +56,14 @@ def test_real_and_generated_images_go_to_the_discriminator_in_one_batch(monkeypa
     assert real.shape == (8, 28, 28, 1) and z.shape == (8, 100) and y.ravel().tolist() == [1.0] * 8 + [0.0] * 8
     # What the discriminator saw: its input in that model is one batch, the 8 real images, then 8 generated.
     concatenate = next(layer for layer in d_fake_model.layers if isinstance(layer, keras.layers.Concatenate))
-    assert d_fake_model.get_layer("discriminator").input is not None
-    seen = np.asarray(keras.Model(d_fake_model.inputs, concatenate.output)([real, z], training=True))
+    batch = keras.Model(d_fake_model.inputs, concatenate.output)
+    seen = np.asarray(batch([real, z], training=True))
     assert seen.shape == (16, 28, 28, 1) and np.array_equal(seen[:8], real)
     generator_batch = np.asarray(d_fake_model.get_layer("generator")(z, training=False))
     assert np.abs(seen[8:] - generator_batch).max() > 0  # made on batch statistics, not the moving ones
+    # and the model's scores are the discriminator's of that batch (compared in inference mode: no dropout)
+    scored = d_model(batch([real, z], training=False), training=False)
+    np.testing.assert_allclose(np.asarray(d_fake_model([real, z], training=False)), np.asarray(scored), rtol=1e-6)
     assert 0.0 <= d_acc <= 1.0 and np.isfinite(d_loss)
 
 

@@ -3,13 +3,12 @@ point (evaluate.py's cheap metric), eval_history.csv has a row for each, the bes
 
 import pytest
 
-import keras
 import evaluate
 import dcgan_cifar10
 import dcgan_mnist
 import lsgan_mnist
 import wgan_mnist7
-from conftest import run_cli, tiny_data
+from conftest import run_cli, stand_in_inception, tiny_data
 
 CASES = {
     # script: (arguments besides --data/--out, steps scored, metric)
@@ -22,10 +21,6 @@ CASES = {
 }
 
 
-def tiny_feature_network(in_shape, weights):
-    return keras.Sequential([keras.Input(in_shape), keras.layers.Conv2D(32, 3), keras.layers.GlobalAveragePooling2D()])
-
-
 SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10)}
 
 
@@ -35,7 +30,7 @@ def test_eval_every_scores_and_names_the_best(name, tmp_path, capsys, monkeypatc
     argv, steps, metric = CASES[name]
     monkeypatch.setattr(script, "EVAL_SAMPLES", 20 if name == "dcgan_cifar10" else 200)
     if name == "dcgan_cifar10":  # a tiny stand-in for InceptionV3 (test_evaluate runs the real one)
-        monkeypatch.setattr(evaluate, "define_inception", tiny_feature_network)
+        monkeypatch.setattr(evaluate, "define_inception", stand_in_inception(32))
     data = tiny_data(tmp_path / "data.npz", name)
     out = tmp_path / "run"
     status, stdout, err = run_cli(script.main, argv + ["--data", str(data), "--out", str(out)], capsys)

@@ -11,7 +11,7 @@ import keras
 import evaluate
 import dcgan_cifar10
 import wgan_mnist7
-from conftest import run_cli
+from conftest import run_cli, stand_in_inception
 
 
 def tiny_digits(n, seed=0):
@@ -157,8 +157,7 @@ def test_inception_plumbing_with_a_weights_file(tmp_path, capsys):
 def test_an_fid_only_from_at_least_as_many_images_as_features(features, fid, tmp_path, monkeypatch):
     """A small stand-in feature network (its size picks the rule's side), 20 images: an FID when
     20 >= its features, said to be incomparable with published ones (fewer than 10,000); else KID."""
-    monkeypatch.setattr(evaluate, "define_inception", lambda shape, weights: keras.Sequential(
-        [keras.Input(shape), keras.layers.Conv2D(features, 3), keras.layers.GlobalAveragePooling2D()]))
+    monkeypatch.setattr(evaluate, "define_inception", stand_in_inception(features))
     x = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3)).astype("uint8")
     np.savez(tmp_path / "cifar.npz", x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((20, 1)))
     log = []

@@ -12,7 +12,6 @@ import keras
 import generate
 import lsgan_mnist
 from conftest import run_cli
-from conftest import tiny_mnist as conftest_tiny
 
 
 @pytest.fixture
@@ -176,16 +175,14 @@ def test_bad_walks_and_progress_give_one_line_and_exit_2(argv, message, model_di
 
 
 @pytest.mark.parametrize("flags, distribution", [([], "uniform"), (["--latent", "normal"], "normal")])
-def test_a_grid_shows_the_generators_samples_of_the_latent_run_json_names(flags, distribution, tmp_path, capsys):
+def test_a_grid_shows_the_generators_samples_of_the_latent_run_json_names(flags, distribution, mnist_npz, tmp_path,
+                                                                           capsys):
     """A DCGAN-on-MNIST generator: run.json says uniform, --latent normal overrides it. Each of the
     grid's cells is the generator's image of the seed's latent points, drawn from that distribution."""
     import dcgan_mnist
 
     run = tmp_path / "run"
-    data = tmp_path / "data.npz"
-    x, y = conftest_tiny()
-    np.savez(data, x_train=x, y_train=y)
-    assert run_cli(dcgan_mnist.main, ["--data", str(data), "--out", str(run), "--steps", "1", "--batch-size", "4"],
+    assert run_cli(dcgan_mnist.main, ["--data", mnist_npz, "--out", str(run), "--steps", "1", "--batch-size", "4"],
                    capsys)[0] == 0
     out = tmp_path / "grid.png"
     argv = [str(run / "model_000001.h5"), "--grid", "3", "--seed", "7", "--out", str(out)] + flags

@@ -112,6 +112,20 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(s
     assert status == 0 and f"at step {step} of {step + 2}" in stdout
 
 
+def start_code(code, argv, stderr=subprocess.PIPE):
+    """A training subprocess running `code` (which patches lsgan_mnist, then calls its main) with argv."""
+    return subprocess.Popen([sys.executable, "-c", code] + argv, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+
+
+def read_until(process, marker):
+    """The first line of the process's output that starts with marker; fails if it ends first."""
+    for line in process.stdout:
+        if line.startswith(marker):
+            return line
+    raise AssertionError(f"the run ended (status {process.wait()}) before printing {marker}")
+
+
 # A run whose every step takes 10 s (train_step slowed down), to send signals in the middle of one.
 SLOW_STEPS = """
 import sys, time
@@ -129,12 +143,8 @@ sys.exit(lsgan_mnist.main(sys.argv[1:]))
 def test_a_second_ctrl_c_stops_at_once(tmp_path):
     """The first asks for a stop after the step; the second, in the same step, does not wait for it."""
     out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
-    process = subprocess.Popen([sys.executable, "-c", SLOW_STEPS, "--data", data, "--out", str(out), "--batch-size", "16"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                               env=dict(os.environ, PYTHONPATH=ROOT))
-    for line in process.stdout:
-        if line.strip() == "STEP":
-            break  # the first step has begun: 10 s to go
+    process = start_code(SLOW_STEPS, ["--data", data, "--out", str(out), "--batch-size", "16"])
+    read_until(process, "STEP")  # the first step has begun: 10 s to go
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)
     sent = time.monotonic()
@@ -208,15 +218,10 @@ def test_kill_9_in_the_middle_of_a_save_leaves_every_file_whole_and_the_run_resu
     args = ["--data", data, "--out", str(out), "--batch-size", "16"]  # 96 images: 6 steps an epoch
     assert run_cli(lsgan_mnist.main, args + ["--epochs", "1"], capsys)[0] == 0
     before = snapshot(out)
-    process = subprocess.Popen([sys.executable, "-c", HALFWAY, kind, str(nth)] + args + ["--epochs", "4", "--resume"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-                               env=dict(os.environ, PYTHONPATH=ROOT))
-    for line in process.stdout:
-        if line.startswith("HALFWAY"):
-            break
+    process = start_code(HALFWAY, [kind, str(nth)] + args + ["--epochs", "4", "--resume"], stderr=subprocess.DEVNULL)
+    half = read_until(process, "HALFWAY").split()[1]
     process.kill()
     process.wait()
-    half = line.split()[1]
     assert ".partial." in half and os.path.getsize(half) > 0  # the kill landed in the middle of a save
     open_every_file(out)
     assert all(snapshot(out)[name] == digest for name, digest in before.items() if name not in (
