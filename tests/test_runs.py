@@ -119,9 +119,9 @@ def start_code(code, argv, stderr=subprocess.PIPE):
 
 
 def read_until(process, marker):
-    """The first line of the process's output that starts with marker; fails if it ends first."""
+    """The first line of the process's output whose first word is marker; fails if it ends first."""
     for line in process.stdout:
-        if line.startswith(marker):
+        if line.split()[:1] == [marker]:
             return line
     raise AssertionError(f"the run ended (status {process.wait()}) before printing {marker}")
 
