@@ -42,12 +42,13 @@ def register_custom_objects():
 
 
 def load_generator(path):
-    """The model at path, or ValueError if it is missing, unreadable or not a generator."""
+    """The model at path, or ValueError if it is missing, unreadable or not a generator. A file that
+    Keras 2 saved (keras2_version() says which) is translated for Keras 3 (read_keras2)."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file")
     register_custom_objects()
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = read_keras2(path) if keras2_version(path) else keras.models.load_model(path, compile=False)
     except Exception as err:  # h5py, JSON and Keras errors all mean: not a saved Keras model
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: not a Keras model this project saved ({reason[:200]})") from None
@@ -58,6 +59,59 @@ def load_generator(path):
             "latent vector to images): give a model_*.h5 that a training script saved"
         )
     return model
+
+
+def keras2_version(path):
+    """The version of Keras 2 that saved the .h5 file at path (tf_keras 2.x, or standalone Keras
+    2.x as the tutorials had in 2019-2020), or None: a Keras 3 file, or no HDF5 file at all."""
+    import h5py  # Keras' own dependency, for its .h5 files
+
+    try:
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("keras_version")
+    except OSError:
+        return None
+    version = version.decode() if isinstance(version, bytes) else version
+    return version if isinstance(version, str) and version.startswith("2.") else None
+
+
+def read_keras2(path):
+    """A Sequential generator saved by Keras 2, built by Keras 3 from its translated config, then
+    given the file's weights. The file is only read. Keras 3 cannot read such files itself:
+    keras-team/keras#19441 (Conv2DTranspose's `groups`), and older layouts (standalone Keras 2.2-2.4:
+    no InputLayer but `batch_input_shape` on the first layer, a bare list of layers, `alpha`)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        config = f.attrs["model_config"]
+    config = json.loads(config.decode() if isinstance(config, bytes) else config)
+    if config["class_name"] != "Sequential":
+        raise ValueError(f"a Keras 2 {config['class_name']} model: only Sequential generators are read")
+    layers = config["config"] if isinstance(config["config"], list) else config["config"]["layers"]
+    layers = [keras2_layer(layer) for layer in layers]
+    first = layers[0]["config"]
+    if layers[0]["class_name"] != "InputLayer" and "batch_input_shape" in first:
+        layers.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": first["batch_input_shape"],
+                                                                  "dtype": first.get("dtype", "float32")}})
+    for layer in layers[1:]:
+        layer["config"].pop("batch_input_shape", None)
+    model = keras.Sequential.from_config({"name": "generator", "layers": layers})
+    model.load_weights(path)
+    return model
+
+
+def keras2_layer(layer):
+    """One layer's Keras 2 config, with what Keras 3 does not accept translated."""
+    name, config = layer["class_name"], dict(layer["config"])
+    if isinstance(config.get("dtype"), dict):  # a mixed-precision policy object: its name
+        config["dtype"] = config["dtype"]["config"]["name"]
+    if name == "InputLayer" and "batch_input_shape" in config:
+        config["batch_shape"] = config.pop("batch_input_shape")
+    if name.endswith("Transpose") and config.get("groups") == 1:
+        del config["groups"]
+    if name == "LeakyReLU" and "alpha" in config:
+        config["negative_slope"] = config.pop("alpha")
+    return {"class_name": name, "config": config}
 
 
 def sampling_info(path, model):
@@ -235,6 +289,9 @@ def parse_args(argv=None):
     p.add_argument("--fps", type=positive_float, default=4, help="--progress: frames per second")
     p.add_argument("--latent", choices=LATENT_DISTRIBUTIONS, default=None,
                    help="latent distribution (default: from run.json beside the model, else normal)")
+    p.add_argument("--save-as", metavar="NEW", default=None,
+                   help="instead of drawing: write the model to NEW (.h5 or .keras) as Keras 3 saves it, so that "
+                        "keras.models.load_model opens it (for a Keras 2 file); never over an existing file")
     p.add_argument("--show", action="store_true", help="also open the picture in a window")
     args = p.parse_args(argv)
     if (args.model is None) == (args.progress is None):
@@ -243,6 +300,8 @@ def parse_args(argv=None):
         p.error("argument --steps: a walk needs at least 2 images, its two ends")
     if args.interpolate and args.point is not None:
         p.error("--interpolate and --point: choose one")
+    if args.save_as is not None and not args.save_as.endswith((".h5", ".keras")):
+        p.error(f"argument --save-as: {args.save_as}: name a .h5 or .keras file")
     return args
 
 
@@ -253,6 +312,9 @@ def main(argv=None):
     try:
         if os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             raise ValueError(f"--out {out}: not a file in an existing folder")
+        if args.save_as and (os.path.exists(args.save_as) or not os.path.isdir(os.path.dirname(os.path.abspath(
+                args.save_as)))):
+            raise ValueError(f"--save-as {args.save_as}: exists, or its folder does not: name a new file")
         if args.progress:
             frames = progress_frames(args.progress)
         else:
@@ -261,6 +323,12 @@ def main(argv=None):
     except ValueError as err:
         print(f"generate.py: error: {err}", file=sys.stderr)
         return 2
+    if args.model and keras2_version(args.model):
+        print(f"{args.model}: a Keras {keras2_version(args.model)} file, translated")
+    if args.save_as:
+        save_atomically(args.save_as, model.save)
+        print(f"wrote {args.save_as} (Keras {keras.__version__})")
+        return 0
     if args.progress:
         save_progress_gif(frames, out, args.fps)
         print(f"wrote {out} ({len(frames)} frames, steps {frames[0][0]} to {frames[-1][0]})")
