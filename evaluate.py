@@ -4,8 +4,10 @@
     python evaluate.py "runs/wgan_mnist7/model_*.h5" --dataset mnist7 --data mnist.npz --no-inception
     python evaluate.py runs/dcgan_cifar10/model_*.h5 --dataset cifar10 --inception-weights notop.h5
 
-For every generator: FID and KID on InceptionV3 pool features (the standard scores), and for MNIST a
-digit classifier's verdict: how many digits it draws (coverage), how far its digit histogram is from
+For every generator: FID and KID on the pool features of Keras' InceptionV3 (ImageNet weights). They rank
+this project's generators against each other; they are not the FID papers report, which uses the TTUR
+Inception graph (pytorch-fid, torch-fidelity and clean-fid port it) and differs from other Inception
+networks' FIDs: compare these numbers only with FIDs computed here. For MNIST, also a digit classifier's verdict: how many digits it draws (coverage), how far its digit histogram is from
 uniform (KL), how sure the classifier is (top probability), and a second FID in the classifier's own
 feature space that needs no download. For --dataset mnist7, the share of samples that are sevens.
 A first row scores real held-out images (the test set) the same way: the best a generator can hope for.
@@ -139,20 +141,22 @@ def define_inception(in_shape, weights="imagenet"):
     return keras.Model(images, base(x), name="inception_features")
 
 
-def define_classifier():
-    """A small MNIST CNN; its 128-unit "features" layer is the space of the classifier FID."""
+def define_classifier(seed=0):
+    """A small MNIST CNN; its 128-unit "features" layer is the space of the classifier FID. Every
+    random part has a seed of its own, so that building it leaves the caller's random state alone."""
+    init = [keras.initializers.GlorotUniform(seed=seed + k) for k in range(4)]
     model = keras.Sequential(
         [
             keras.Input((28, 28, 1)),
-            layers.Conv2D(32, 3, activation="relu"),
+            layers.Conv2D(32, 3, activation="relu", kernel_initializer=init[0]),
             layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu"),
+            layers.Conv2D(64, 3, activation="relu", kernel_initializer=init[1]),
             layers.MaxPooling2D(),
             layers.Flatten(),
-            layers.Dropout(0.3),
-            layers.Dense(128, activation="relu", name="features"),
-            layers.Dropout(0.3),
-            layers.Dense(10, activation="softmax", name="digit"),
+            layers.Dropout(0.3, seed=seed + 4),
+            layers.Dense(128, activation="relu", name="features", kernel_initializer=init[2]),
+            layers.Dropout(0.3, seed=seed + 5),
+            layers.Dense(10, activation="softmax", name="digit", kernel_initializer=init[3]),
         ],
         name="digit_classifier",
     )
@@ -166,9 +170,11 @@ def train_classifier(x_train, y_train, x_test, y_test, epochs=CLASSIFIER_EPOCHS,
         n_held = max(1, len(x_train) // 10)
         x_train, x_test = x_train[:-n_held], x_train[-n_held:]
         y_train, y_test = y_train[:-n_held], y_train[-n_held:]
-    keras.utils.set_random_seed(seed)
-    model = define_classifier()
-    model.fit(to_unit(x_train), y_train, batch_size=128, epochs=epochs, verbose=0)
+    model = define_classifier(seed)
+    rng = np.random.default_rng(seed)  # its own: the caller's NumPy, Python and backend states stay as they were
+    for _ in range(epochs):
+        order = rng.permutation(len(x_train))
+        model.fit(to_unit(x_train[order]), y_train[order], batch_size=128, epochs=1, shuffle=False, verbose=0)
     _, accuracy = model.evaluate(to_unit(x_test), y_test, batch_size=1000, verbose=0)
     return model, float(accuracy)
 
@@ -301,15 +307,14 @@ class Scorer:
         self.reference = {kind: self.cached_features(kind, "train", x_ref) for kind in self.networks}
         self.floor_images = x_floor
         self.metric = "cfid"
-        if inception:
-            features = self.reference["inception"][0].shape[1]
-            self.metric = "fid" if self.fid_possible(n, features) else "kid"
+        if inception:  # chosen from the images really scored: n generated against the reference's real ones
+            features, scored = self.reference["inception"][0].shape[1], min(n, len(x_ref))
+            self.metric = "fid" if self.fid_possible(scored, features) else "kid"
             if self.metric == "kid":
-                self.log(f"InceptionV3 FID needs at least {features} images (its features): with {n}, "
-                         "KID is the score (unbiased at any size)")
-            elif n < N_SAMPLES:
-                self.log(f"FID from {n} images is biased high: not comparable with published FIDs, which use "
-                         f"{N_SAMPLES} or 50000")
+                self.log(f"InceptionV3 FID needs at least {features} images on each side (its features): with {n} "
+                         f"generated against {len(x_ref)} real, KID is the score (unbiased at any size)")
+            elif scored < N_SAMPLES:
+                self.log(f"FID from {scored} images is biased high: compare it only with FIDs of as many images")
 
     # -- building what the scores need, once --------------------------------------------
     def load_inception(self, weights):
@@ -548,7 +553,9 @@ def parse_args(argv=None):
     p.add_argument("--inception-weights", default="imagenet",
                    help="InceptionV3 no-top weights file (inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5); "
                         "default: Keras downloads them; 'random': untrained, to check the plumbing only")
-    p.add_argument("--no-inception", action="store_true", help="skip FID/KID on InceptionV3 (MNIST: classifier scores only)")
+    p.add_argument("--no-inception", action="store_true",
+                   help="skip the Keras-InceptionV3 FID/KID (not comparable with published FIDs; MNIST: classifier "
+                        "scores only)")
     p.add_argument("--cache", default=None, help="folder for reference statistics and the digit classifier "
                    f"(default: $KERAS_GANS_CACHE, else {CACHE_DIR})")
     p.add_argument("--overwrite", action="store_true", help="replace scores.csv and scores.png in --out")
@@ -560,8 +567,8 @@ def main(argv=None):
     try:
         paths = expand(args.models)
         out = args.out or os.path.dirname(os.path.abspath(paths[0]))
-        if not os.path.isdir(out):
-            raise ValueError(f"--out {out}: no such folder")
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise ValueError(f"--out {out}: exists and is not a folder")
         if not args.overwrite and any(os.path.exists(os.path.join(out, f)) for f in ("scores.csv", "scores.png")):
             raise ValueError(f"--out {out}: already holds scores.csv; pass --overwrite or choose another folder")
         models = []
@@ -577,6 +584,7 @@ def main(argv=None):
     except ValueError as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
+    os.makedirs(out, exist_ok=True)  # as the training scripts make theirs, once the input is known good
     rows = []
     floor = scorer.score_floor()
     if floor is not None:
@@ -596,7 +604,7 @@ def main(argv=None):
     generated = [r for r in rows if r["model"] in dict(models)]
     plot_scores(generated, metrics, floor, os.path.join(out, "scores.png"))
     best = min(generated, key=lambda r: r[scorer.metric])
-    name = {"fid": "FID", "kid": "KID", "cfid": "classifier FID"}[scorer.metric]
+    name = {"fid": "FID (Keras InceptionV3)", "kid": "KID (Keras InceptionV3)", "cfid": "classifier FID"}[scorer.metric]
     print(f"\nbest by {name}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
     print(f"wrote {os.path.join(out, 'scores.csv')} and scores.png")
     return 0

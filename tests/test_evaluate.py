@@ -164,7 +164,7 @@ def test_an_fid_only_from_at_least_as_many_images_as_features(features, fid, tmp
     scorer = evaluate.Scorer("cifar10", str(tmp_path / "cifar.npz"), n=20, cache_dir=str(tmp_path / "c"), log=log.append)
     scores = scorer(dcgan_cifar10.define_generator(100))
     assert ("fid" in scores) == fid and scorer.metric == ("fid" if fid else "kid") and scores["n"] == 20
-    assert any("not comparable with published FIDs" in line for line in log) == fid
+    assert any("biased high" in line for line in log) == fid
     assert any("KID is the score" in line for line in log) != fid
 
 
@@ -242,3 +242,44 @@ def test_bad_input_is_one_line_and_exit_2(case, message, digits, lsgan_run, tmp_
     status, out, err = run_cli(evaluate.main, argv, capsys)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "scores.csv").exists()
+
+
+def test_the_metric_follows_the_images_really_scored_and_out_is_made(tmp_path, capsys, monkeypatch):
+    """640 training images and --n 2100: 2,100 generated but only 640 real, fewer than the 2,048
+    features on one side, so KID is the score (said so), no FID, exit 0; --out is made as the
+    training scripts make theirs."""
+    monkeypatch.setattr(evaluate, "define_inception", lambda in_shape, weights: keras.Sequential(
+        [keras.Input(in_shape), keras.layers.Flatten(), keras.layers.Dense(2048)]))  # 2,048 features, quickly
+    x = np.random.default_rng(0).integers(0, 255, (700, 32, 32, 3)).astype("uint8")
+    np.savez(tmp_path / "cifar.npz", x_train=x[:640], y_train=np.zeros((640, 1)), x_test=x[640:], y_test=np.zeros((60, 1)))
+    model = tmp_path / "model_000001.h5"
+    dcgan_cifar10.define_generator(100).save(model)
+    out = tmp_path / "new" / "scores"
+    status, text, err = run_cli(evaluate.main, [str(model), "--dataset", "cifar10", "--data", str(tmp_path / "cifar.npz"),
+                                                "--n", "2100", "--out", str(out), "--cache", str(tmp_path / "c")], capsys)
+    assert status == 0, err
+    assert "Traceback" not in err and "with 2100 generated against 640 real, KID is the score" in text
+    with open(out / "scores.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all("fid" not in row and np.isfinite(float(row["kid"])) for row in rows)
+    assert "best by KID (Keras InceptionV3)" in text
+
+
+def test_the_digit_classifier_leaves_the_callers_random_state_alone():
+    """Training it (the first --eval-every of an unseeded run does) neither reseeds nor draws from
+    the caller's Python, NumPy or backend random state."""
+    import random
+
+    x, y = tiny_digits(200)
+    keras.utils.set_random_seed(0)
+    reseeded = keras.ops.convert_to_numpy(keras.random.uniform((4,)))
+    keras.utils.set_random_seed(5)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    evaluate.train_classifier(x, y, None, None, epochs=1)
+    assert random.getstate() == python_state
+    now = np.random.get_state()
+    assert now[0] == numpy_state[0] and np.array_equal(now[1], numpy_state[1]) and now[2] == numpy_state[2]
+    after = keras.ops.convert_to_numpy(keras.random.uniform((4,)))  # the backend's: seed 5's first draw
+    assert not np.allclose(after, reseeded)
+    keras.utils.set_random_seed(5)
+    np.testing.assert_array_equal(after, keras.ops.convert_to_numpy(keras.random.uniform((4,))))
