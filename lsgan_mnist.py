@@ -1,4 +1,4 @@
-"""Least Squares GAN (LSGAN) on MNIST, on Keras 3.
+"""Least Squares GAN (LSGAN) on MNIST, on Keras 3 (flags, outputs, measured runs: docs/lsgan_mnist.md).
 
 The classic Keras tutorial's models and hyperparameters, with the training repaired for
 Keras 3: the discriminator really trains, the composite model updates the generator only,
@@ -196,20 +196,20 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
         tmp, rows, fmt=["%d", "%.6g", "%.6g", "%.6g"], delimiter=",", header="step,d1,d2,g", comments=""))
 
 
-# %% Training
+# %% Training (per_batch, for Keras before 3.15: below)
 def train_discriminator(d_model, d_fake_model, dataset, latent_dim, half_batch):
     """The discriminator's two updates: on real images, then on generated ones."""
     X_real, y_real = generate_real_samples(dataset, half_batch)
-    d_loss1 = d_model.train_on_batch(X_real, y_real)
+    d_loss1 = per_batch(d_model).train_on_batch(X_real, y_real)
     y_fake = np.full((half_batch, 1), FAKE_LABEL, dtype="float32")
-    d_loss2 = d_fake_model.train_on_batch(generate_latent_points(latent_dim, half_batch), y_fake)
+    d_loss2 = per_batch(d_fake_model).train_on_batch(generate_latent_points(latent_dim, half_batch), y_fake)
     return d_loss1, d_loss2
 
 
 def train_generator(gan_model, latent_dim, n_batch):
     """The generator's update through the composite model: generated images labelled real."""
     z_input = generate_latent_points(latent_dim, n_batch)
-    return gan_model.train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
+    return per_batch(gan_model).train_on_batch(z_input, np.full((n_batch, 1), REAL_LABEL, dtype="float32"))
 
 
 def train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch):
@@ -236,26 +236,28 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
                                              verbose=verbose, epochs=n_epochs, steps=bat_per_epo, total_steps=n_steps)
     gan_model.stop_training = False
     callbacks.on_train_begin()
-    step = len(history["g"])
-    while step < n_steps and not gan_model.stop_training:
-        epoch, first = step // bat_per_epo, step
-        callbacks.on_epoch_begin(epoch)
-        for batch in range(step % bat_per_epo, min(bat_per_epo, n_steps - epoch * bat_per_epo)):
-            callbacks.on_train_batch_begin(batch)
-            losses = train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch)
-            for name, value in zip(LOSSES, losses):
-                history[name].append(value)
-            step += 1
-            callbacks.on_train_batch_end(batch, dict(zip(LOSSES, losses), loss=sum(losses)))
-            if gan_model.stop_training:
-                break
-        if not gan_model.stop_training:
-            rng = np.random.get_state()  # the report draws aside: where a run reports must not
-            summarize_performance(step - 1, g_model, latent_dim, out_dir=out_dir)
-            np.random.set_state(rng)  # change how it trains
-        means = {name: np.mean(history[name][first:]) for name in LOSSES}  # what fit() reports: the epoch's
-        callbacks.on_epoch_end(epoch, dict(means, loss=sum(means.values())))
-    callbacks.on_train_end()
+    try:
+        step = len(history["g"])
+        while step < n_steps and not gan_model.stop_training:
+            epoch, first = step // bat_per_epo, step
+            callbacks.on_epoch_begin(epoch)
+            for batch in range(step % bat_per_epo, min(bat_per_epo, n_steps - epoch * bat_per_epo)):
+                callbacks.on_train_batch_begin(batch)
+                losses = train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch)
+                for name, value in zip(LOSSES, losses):
+                    history[name].append(value)
+                step += 1
+                callbacks.on_train_batch_end(batch, dict(zip(LOSSES, losses), loss=sum(losses)))
+                if gan_model.stop_training:
+                    break
+            if not gan_model.stop_training:
+                rng = np.random.get_state()  # the report draws aside: where a run reports must not
+                summarize_performance(step - 1, g_model, latent_dim, out_dir=out_dir)
+                np.random.set_state(rng)  # change how it trains
+            means = {name: np.mean(history[name][first:]) for name in LOSSES}  # what fit() reports: the epoch's
+            callbacks.on_epoch_end(epoch, dict(means, loss=sum(means.values())))
+    finally:  # also on an error (out of memory, say): signal handlers back, writers closed
+        callbacks.on_train_end()
     plot_history(history["d1"], history["d2"], history["g"], out_dir=out_dir)
     return history
 
@@ -266,6 +268,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 # needs). Down to the next rule, this script's own; after it, the same in all four scripts:
 # tools/check_copies.py checks that, and the copies marked "Copied from lsgan_mnist.NAME" above.
 import argparse
+import hashlib
 import json
 import shlex
 import signal
@@ -315,6 +318,14 @@ def parse_args(argv=None):
 
 
 # ---- From here on, the same in every script: copied from lsgan_mnist.py, checked whole ----------
+def per_batch(model):
+    """The model, its running means reset first where train_on_batch and test_on_batch return the
+    mean of every call since compile, not this batch's: Keras before 3.15 (keras-team/keras#22596)."""
+    if KERAS < (3, 15):
+        model.reset_metrics()
+    return model
+
+
 def save_atomically(path, write):
     """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
     directory, name = os.path.split(path)
@@ -365,6 +376,9 @@ def save_model(model, path):
 
 
 CHECKPOINT = "checkpoint.npz"
+KERAS = tuple(int(part) for part in keras.__version__.split(".")[:2])  # (major, minor)
+KERAS_NEEDED = (3, 8)  # the oldest Keras the tests pass on (README: "Which Keras")
+NO_GPU = '; no GPU visible, so this is slow: README, "On a GPU"'
 PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
 
 
@@ -374,38 +388,127 @@ def main(argv=None):
     if argv is None and "__file__" not in globals():
         argv = []  # a notebook: sys.argv is the kernel's command line
     args = parse_args(argv)
+    if KERAS < KERAS_NEEDED:  # before anything trains: untested, and the losses recorded could be wrong
+        need = "%d.%d" % KERAS_NEEDED
+        return fail(f"needs Keras {need} or newer, not {keras.__version__}: pip install --upgrade 'keras>={need}'", 2)
+    policy, undo = keras.config.dtype_policy(), []
     try:
-        check_out_dir(args.out, args.overwrite, args.resume)
-        scorer = define_scorer(args) if args.eval_every else None  # first: it may train (and seed) a classifier
-    except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
-        return fail(err, 2)
-    if args.seed is not None:  # the same losses, run after run, on one machine and backend
-        keras.utils.set_random_seed(args.seed)
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+        try:
+            check_out_dir(args.out, args.overwrite, args.resume)
+            devices = prepare_backend(args, undo)  # before anything touches the backend
+            scorer = define_scorer(args) if args.eval_every else None  # before the seed: it may train a classifier
+        except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
+            return fail(err, 2)
+        if args.seed is not None:  # the same losses, run after run, on one machine and backend
+            keras.utils.set_random_seed(args.seed)
+        keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
+        on_gpu = any(device.startswith(("gpu", "tpu", "mps")) for device in devices)
+        print(f"{SCRIPT}: training on {', '.join(devices)} ({keras.backend.backend()}, dtype policy "
+              f"{keras.config.dtype_policy().name})" + ("" if on_gpu else NO_GPU))
+        return train_from_flags(args, argv, scorer, devices)
+    finally:  # as it was: a notebook's next models are its own business
+        keras.config.set_dtype_policy(policy)
+        for step in reversed(undo):
+            step()
 
-            tf.config.experimental.enable_op_determinism()
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
-    try:
-        return train_from_flags(args, argv, scorer)
-    finally:
-        keras.config.set_dtype_policy(policy)  # as it was: a notebook's next models are its own business
+
+def prepare_backend(args, undo):
+    """What a GPU run needs, set before any model is built (README: "On a GPU"). GPU memory taken as
+    needed, not mapped whole, so that several runs share a GPU: TensorFlow's memory growth, JAX
+    without preallocation (read when the framework first touches the GPU, which importing Keras does
+    not do; a variable the user set wins). Under another backend, TensorFlow (--tensorboard's writer)
+    sees no GPU. --seed: the backend's deterministic kernels. --data-parallel: keras.distribution's
+    DataParallel over every local device (JAX only). Returns the devices the run trains on; what
+    main() must undo when it returns goes into `undo`. ValueError: a flag the backend cannot honour."""
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    backend = keras.backend.backend()
+    if args.data_parallel and backend != "jax":
+        raise ValueError(f"--data-parallel: Keras splits batches over devices under JAX only (keras.distribution), "
+                         f"not {backend}: run with KERAS_BACKEND=jax")
+    if backend != "tensorflow" and args.tensorboard:
+        import tensorflow as tf
+
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # it started before this run, in this process
+            print("TensorFlow was started before this run: it keeps the GPUs it has (and their memory)")
+    if args.seed is not None:
+        undo += deterministic_kernels(backend)
+    devices = local_devices()
+    if not args.data_parallel:
+        return devices[:1]  # one device, the framework's default
+    for size in (args.batch_size, args.batch_size // 2):  # the generator's updates; the discriminator's
+        if size % len(devices):
+            raise ValueError(f"--data-parallel: a batch of {size} (--batch-size {args.batch_size}) does not split "
+                             f"over {len(devices)} devices: give a --batch-size whose half divides by {len(devices)}")
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    undo.append(lambda: keras.distribution.set_distribution(previous))
+    return devices
 
 
-def train_from_flags(args, argv, scorer):
+def local_devices():
+    """The devices the backend computes on, as Keras names them ("gpu:0"): its accelerators, else the CPU."""
+    if keras.backend.backend() != "torch":  # keras.distribution.list_devices(): JAX and TensorFlow
+        return keras.distribution.list_devices()
+    import torch
+
+    if torch.cuda.is_available():
+        return [f"gpu:{k}" for k in range(torch.cuda.device_count())]
+    return ["mps:0"] if torch.backends.mps.is_available() else ["cpu:0"]
+
+
+def deterministic_kernels(backend):
+    """--seed: the backend's deterministic kernels (README: what --seed guarantees); returns the
+    undos. TensorFlow's op determinism and JAX's XLA flag stay for the process: neither can be
+    switched off once on."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        return []
+    if backend == "jax":
+        flag = "--xla_gpu_deterministic_ops=true"  # read when JAX starts its backends
+        if flag not in os.environ.get("XLA_FLAGS", ""):
+            try:  # JAX has no public way to ask whether it started
+                from jax._src import xla_bridge
+
+                started = xla_bridge.backends_are_initialized()
+            except (ImportError, AttributeError):
+                started = False
+            if started:
+                print(f"--seed: JAX started before this run, too late for XLA_FLAGS={flag}: on a GPU, runs may differ")
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+        return []
+    import torch
+
+    if torch.cuda.is_initialized() and "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+        print("--seed: CUDA started before this run, too late for CUBLAS_WORKSPACE_CONFIG: on a GPU, runs may differ")
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic workspace
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+
+    def restore():
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]
+
+    return [restore]
+
+
+def train_from_flags(args, argv, scorer, devices):
     """main(), once the flags are read: the data, the models, the callbacks, the run, its last words."""
     try:
         dataset, models, train_args = define_run(args)
     except ValueError as err:
         return fail(err, 2)
-    settings = {k: v for k, v in train_args.items() if k not in ("n_epochs", "n_steps", "max_steps", "save_every")}
-    settings.update(latent_dim=args.latent_dim, mixed_precision=args.mixed_precision)  # what --resume must keep
+    settings = resume_settings(args, dataset)
     guard = CollapseGuard(args.collapse_window, args.collapse_threshold, args.stop_on_collapse)
     checkpoint = Checkpoint(args.out, models, settings, guard)
     signals = StopOnSignal()
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
-    callbacks = [keras.callbacks.ProgbarLogger(), keras.callbacks.TerminateOnNaN(), guard, signals]
+    callbacks = [StepProgbar(), keras.callbacks.TerminateOnNaN(), guard, signals]
     if scorer is not None:
         callbacks.append(scorer.callback(models[0], args.out, args.eval_every, EVAL_UNIT, checkpoint.scores,
                                          save_model, OUTPUT_RANGE, LATENT_DISTRIBUTION))
@@ -416,7 +519,8 @@ def train_from_flags(args, argv, scorer):
         if args.resume:
             checkpoint.restore()
         os.makedirs(args.out, exist_ok=True)
-        write_run_info(args.out, args.latent_dim, mixed_precision=args.mixed_precision, **train_args)
+        write_run_info(args.out, args.latent_dim, mixed_precision=args.mixed_precision, devices=devices,
+                       **train_args)
         for restart in range(args.restart_on_collapse + 1):
             if restart:
                 checkpoint.restore()
@@ -450,6 +554,23 @@ def train_from_flags(args, argv, scorer):
         return 3
     print(f"outputs in {args.out}")
     return 0
+
+
+# Flags that only lengthen, watch or place a run: --resume takes them changed. Every other flag
+# (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
+RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
+                     "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
+                     "restart_on_collapse", "seed", "data_parallel")
+
+
+def resume_settings(args, dataset):
+    """What --resume must find unchanged: every flag but RESUME_MAY_CHANGE's, and the data itself
+    (a fingerprint of the training images, not the --data path)."""
+    settings = {key: value for key, value in vars(args).items() if key not in RESUME_MAY_CHANGE}
+    step = max(1, len(dataset) // 4096)  # about 4,096 images: quick, and any other data set differs in them
+    sample = np.ascontiguousarray(dataset[::step], dtype="float32")
+    settings["data"] = f"{len(dataset)} images, sha1 {hashlib.sha1(sample.tobytes()).hexdigest()[:16]}"
+    return settings
 
 
 def fail(message, status):
@@ -547,9 +668,11 @@ class Checkpoint(keras.callbacks.Callback):
         except Exception as err:  # zipfile, OSError, JSON, a missing array: not a checkpoint
             raise ValueError(f"{self.path}: not a readable checkpoint ({err})") from None
         for key, value in self.settings.items():
-            if state["settings"].get(key) != value:
-                raise ValueError(f"{self.path}: made with {key}={state['settings'].get(key)}, not {value}: "
-                                 "resume with the flags the run was started with")
+            saved = state["settings"].get(key, value)  # a key an older checkpoint lacks: not checked
+            if saved != value:
+                flag = "the data (--data)" if key == "data" else f"--{key.replace('_', '-')} {saved}"
+                raise ValueError(f"{self.path}: made with {flag}, not {value}: resume with the flags and data the "
+                                 "run was started with")
         variables = self.variables()
         if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
             raise ValueError(f"{self.path}: does not fit these models: resume with the flags the run was started with")
@@ -575,6 +698,28 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if np.isfinite(logs["loss"]) and self.guard.streak == 0:
             self.save()
+
+
+class StepProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting the steps this run makes in each epoch: a resumed epoch, the last
+    partial one and a --max-steps run show their own step count and time per step (Keras' bar counts
+    every epoch whole, from batch 0)."""
+
+    def set_params(self, params):
+        super().set_params(params)  # Keras' keeps only what its bar needs
+        self.steps, self.total_steps = params["steps"], params["total_steps"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self.epoch, self.first = epoch, None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.first is None:  # the epoch's first step here: 0, or where a resumed run goes on
+            self.first = batch
+            self.target = self.progbar.target = min(self.steps, self.total_steps - self.epoch * self.steps) - batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch - self.first, logs)
 
 
 class StopOnSignal(keras.callbacks.Callback):
@@ -694,6 +839,8 @@ def add_run_flags(p):
                    help="compute in bfloat16 or float16, keeping the weights (and the layers a loss reads) in float32; "
                         "float16 scales the losses")
     p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    p.add_argument("--data-parallel", action="store_true",
+                   help="split each batch over every local GPU (keras.distribution.DataParallel; KERAS_BACKEND=jax)")
     p.add_argument("--eval-every", type=positive, default=None, metavar="N",
                    help=f"every N {EVAL_UNIT}, save the generator and score it with evaluate.py's {EVAL_METRIC} "
                         "(eval_history.csv; the best is named at the end); off unless given")

@@ -4,6 +4,8 @@
     python benchmarks/speed.py --mixed-precision bfloat16        # the step in bfloat16
     python benchmarks/speed.py --script wgan_mnist7 --steps 10   # a step: 5 critic rounds + 1 generator update
     KERAS_BACKEND=jax python benchmarks/speed.py --steps 200     # on a GPU
+    python benchmarks/speed.py --all                             # the GPU report: every script, every precision
+    python benchmarks/speed.py --all --smoke                     # the same in seconds (the tests run it)
 
 Both loops train the script's own models, on the same synthetic data at the same batch size:
 - the tutorial's loop as written for Keras 2, made to train on Keras 3 (the discriminator's
@@ -12,7 +14,9 @@ Both loops train the script's own models, on the same synthetic data at the same
 - the script's train_step(), the call its train() makes each step, under --mixed-precision.
 Each is warmed up (compilation) untimed, then timed in --rounds alternating blocks of --steps;
 the median block is reported, so that a slow moment of the machine hits both alike.
-A benchmark, not a test.
+--all times every script's tutorial loop and its train_step() in float32, bfloat16 and float16
+(alternating the four), and prints the machine's device line and one markdown table of ms/step
+and ratios. A benchmark, not a test; --smoke runs it at a tiny size so that it cannot rot.
 """
 
 import argparse
@@ -93,7 +97,53 @@ def seconds_per_step(step, steps):
     return (time.perf_counter() - start) / steps
 
 
-def main():
+def time_loops(loops, steps, rounds, warmup):
+    """{name: median ms per step} of loops {name: step}, warmed up, then timed in alternating rounds."""
+    for step in loops.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in loops}
+    for _ in range(rounds):
+        for name, step in loops.items():
+            times[name].append(seconds_per_step(step, steps))
+    return {name: 1000 * float(np.median(t)) for name, t in times.items()}
+
+
+def synthetic_data(m, n=2048):
+    lo, hi = m.OUTPUT_RANGE
+    return np.random.uniform(lo, hi, (n,) + m.IMAGE_SHAPE).astype("float32")
+
+
+def device_line():
+    """The backend and the devices a script trains on, as the scripts print it."""
+    import lsgan_mnist
+
+    return f"{keras.backend.backend()} on {', '.join(lsgan_mnist.local_devices()[:1])}, Keras {keras.__version__}"
+
+
+def report(a):
+    """--all: one markdown table, every script, the tutorial's loop against train_step() in each precision."""
+    print(f"Device: {device_line()}; median of {a.rounds} rounds of {a.steps} steps, after {a.warmup} untimed")
+    print()
+    print("| script | batch | tutorial loop, float32 | train_step float32 | train_step bfloat16 | train_step float16 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in SCRIPTS:
+        m = importlib.import_module(name)
+        n_batch = a.batch_size or m.N_BATCH
+        keras.utils.set_random_seed(0)
+        dataset = synthetic_data(m, a.data_size)
+        loops = {"tutorial": tutorial_loop(m, a.latent_dim, dataset, n_batch)}
+        for precision, policy in PRECISIONS.items():
+            loops[precision] = project_step(m, a.latent_dim, dataset, n_batch, policy)
+        ms = time_loops(loops, a.steps, a.rounds, a.warmup)
+        cells = [f"{ms[p]:.1f} ms ({ms['tutorial'] / ms[p]:.2f}x)" for p in PRECISIONS]
+        print(f"| {name} | {n_batch} | {ms['tutorial']:.1f} ms | " + " | ".join(cells) + " |", flush=True)
+    print()
+    print("ms per step (a WGAN step: 5 critic rounds and 1 generator update); in brackets, the tutorial's "
+          "time over train_step()'s: above 1 is faster than the tutorial")
+
+
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--script", choices=SCRIPTS, default="lsgan_mnist")
     p.add_argument("--mixed-precision", choices=PRECISIONS, default="off", help="the policy of the script's step")
@@ -102,22 +152,22 @@ def main():
     p.add_argument("--warmup", type=int, default=3, help="untimed steps of each loop first (compilation)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the script's N_BATCH")
     p.add_argument("--latent-dim", type=int, default=100)
-    a = p.parse_args()
+    p.add_argument("--all", action="store_true", help="every script, float32, bfloat16 and float16, as one table")
+    p.add_argument("--smoke", action="store_true", help="a tiny run (1 step after 1 untimed, batch 4) that only shows it works")
+    a = p.parse_args(argv)
+    a.data_size = 2048
+    if a.smoke:
+        a.steps, a.rounds, a.warmup, a.batch_size, a.data_size = 1, 1, 1, a.batch_size or 4, 32
+    if a.all:
+        return report(a)
     m = importlib.import_module(a.script)
     n_batch = a.batch_size or m.N_BATCH
     keras.utils.set_random_seed(0)
-    lo, hi = m.OUTPUT_RANGE
-    dataset = np.random.uniform(lo, hi, (2048,) + m.IMAGE_SHAPE).astype("float32")
+    dataset = synthetic_data(m, a.data_size)
     loops = {"tutorial": tutorial_loop(m, a.latent_dim, dataset, n_batch),
              "project": project_step(m, a.latent_dim, dataset, n_batch, PRECISIONS[a.mixed_precision])}
-    for step in loops.values():
-        for _ in range(a.warmup):
-            step()
-    times = {name: [] for name in loops}
-    for _ in range(a.rounds):
-        for name, step in loops.items():
-            times[name].append(seconds_per_step(step, a.steps))
-    tutorial, project = (1000 * float(np.median(times[name])) for name in ("tutorial", "project"))
+    ms = time_loops(loops, a.steps, a.rounds, a.warmup)
+    tutorial, project = ms["tutorial"], ms["project"]
     print(f"{a.script}, batch {n_batch}, {keras.backend.backend()} backend, median of {a.rounds} rounds of "
           f"{a.steps} steps:")
     print(f"  the tutorial's loop (float32, trainable toggled, predict()):  {tutorial:8.1f} ms/step")

@@ -139,3 +139,41 @@ def test_no_network_and_no_data_is_one_line_that_names_data(tmp_path, capsys, mo
     assert status == 2 and len(err.strip().splitlines()) == 1, err
     assert err.startswith("lsgan_mnist.py: error: could not download MNIST through Keras (") and "--data PATH" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_progress_bar_counts_the_steps_the_run_makes(tmp_path, capsys):
+    """--max-steps, a resumed run and a last partial epoch: each epoch's line counts its own steps
+    (Keras' own bar would say 6/6 for each: an epoch here is 96 // 16 = 6 steps)."""
+    data = tiny_data(tmp_path / "data.npz", "lsgan_mnist")
+    args = ["--data", data, "--out", str(tmp_path / "run"), "--batch-size", "16", "--seed", "1"]
+
+    def epoch_lines(out):
+        return [line.split(" - ")[0] for line in out.splitlines() if " - " in line and "ms/step" in line]
+
+    status, out, _ = run_cli(lsgan_mnist.main, args + ["--max-steps", "4"], capsys)
+    assert status == 0 and epoch_lines(out) == ["4/4"]
+    status, out, _ = run_cli(lsgan_mnist.main, args + ["--max-steps", "9", "--resume"], capsys)
+    assert status == 0 and epoch_lines(out) == ["2/2", "3/3"]  # steps 5-6 of epoch 1, then 7-9 of epoch 2
+
+
+def test_train_ends_its_callbacks_when_a_step_raises(lsgan, tmp_path, monkeypatch):
+    """An error inside train() (out of memory on a GPU, say) still ends the callbacks: the signal
+    handlers StopOnSignal installed are put back, as a notebook's next interrupt needs them."""
+    import signal
+
+    g_model, d_model, gan_model, dataset = lsgan
+    before = signal.getsignal(signal.SIGINT)
+    calls = []
+
+    def broken_step(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("out of memory")
+        return 1.0, 1.0, 1.0
+
+    monkeypatch.setattr(lsgan_mnist, "train_step", broken_step)
+    signals = lsgan_mnist.StopOnSignal()
+    with pytest.raises(MemoryError):
+        lsgan_mnist.train(g_model, d_model, gan_model, dataset, 100, n_epochs=1, n_batch=16, verbose=0,
+                          callbacks=[signals], out_dir=str(tmp_path))
+    assert signal.getsignal(signal.SIGINT) is before and signals.previous == {}

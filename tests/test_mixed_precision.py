@@ -94,7 +94,7 @@ def test_a_checkpoint_refuses_another_policy_in_one_line(tmp_path, capsys):
     assert run_cli(lsgan_mnist.main, base + ["--max-steps", "2", "--mixed-precision", "bfloat16"], capsys)[0] == 0
     status, _, err = run_cli(lsgan_mnist.main, base + ["--max-steps", "4", "--resume"], capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1
-    assert "made with mixed_precision=bfloat16, not off" in err
+    assert "made with --mixed-precision bfloat16, not off" in err
     status, out, _ = run_cli(lsgan_mnist.main, base + ["--max-steps", "4", "--resume", "--mixed-precision", "bfloat16"],
                              capsys)
     assert status == 0 and "at step 2 of 4" in out

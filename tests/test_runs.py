@@ -64,7 +64,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path, capsys)
     args = ["--data", tiny_data(tmp_path / "data.npz", "lsgan_mnist"), "--out", str(tmp_path / "run")]
     assert run_cli(lsgan_mnist.main, args + ["--batch-size", "16", "--max-steps", "2"], capsys)[0] == 0
     status, _, err = run_cli(lsgan_mnist.main, args + ["--batch-size", "8", "--resume"], capsys)
-    assert status == 2 and "n_batch=16, not 8" in err and len(err.strip().splitlines()) == 1
+    assert status == 2 and "made with --batch-size 16, not 8" in err and len(err.strip().splitlines()) == 1
     status, _, err = run_cli(lsgan_mnist.main, args[:2] + ["--out", str(tmp_path / "none"), "--resume"], capsys)
     assert status == 2 and "no checkpoint.npz to resume from" in err
 
@@ -334,3 +334,53 @@ def test_an_unwritable_out_is_one_line(tmp_path, capsys):
     argv = ["--data", tiny_data(tmp_path / "data.npz", "lsgan_mnist"), "--out", "/proc/self/keras-gans-run"]
     status, _, err = run_cli(lsgan_mnist.main, argv, capsys)
     assert status == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+# Flags --resume takes changed: they lengthen, watch or place a run. Every other flag of every script
+# must be refused changed; a flag added later lands on the refused side unless put here.
+ACCEPTED_CHANGED = {"epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
+                    "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
+                    "restart_on_collapse", "seed", "data_parallel"}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_flag_is_on_one_side_of_resume(name):
+    """Each flag either may change on --resume (ACCEPTED_CHANGED) or is in what the checkpoint records."""
+    script = SCRIPTS[name]
+    args = script.parse_args([])
+    recorded = script.resume_settings(args, np.zeros((10, 28, 28, 1), "float32"))
+    assert set(script.RESUME_MAY_CHANGE) == ACCEPTED_CHANGED
+    for flag in vars(args):
+        assert (flag in ACCEPTED_CHANGED) != (flag in recorded), flag
+    assert "data" in recorded
+
+
+@pytest.mark.parametrize("name, changed", [
+    ("wgan_mnist7", ["--digit", "3"]), ("wgan_mnist7", ["--clip", "0.02"]), ("lsgan_mnist", ["OTHER DATA"]),
+    ("dcgan_cifar10", ["--upsampling"]), ("dcgan_cifar10", ["--label-smoothing"]),
+])
+def test_resume_refuses_a_flag_or_data_that_changes_the_run(name, changed, tmp_path, capsys):
+    script = SCRIPTS[name]
+    data = tiny_data(tmp_path / "data.npz", name)
+    if changed == ["OTHER DATA"]:  # the same file name, other images in it
+        other = tmp_path / "other"
+        other.mkdir()
+        x, y = tiny_mnist(seed=1)
+        y[:] = 7
+        np.savez(other / "data.npz", x_train=x, y_train=y)
+        changed = []
+    args = RUNS[name][0] + ["--out", str(tmp_path / "run"), "--seed", "1"]
+    if name == "wgan_mnist7":  # sevens and threes both, for --digit 3
+        x, y = tiny_mnist()
+        y[::2] = 3
+        y[1::2] = 7
+        np.savez(data, x_train=x, y_train=y)
+    assert run_cli(script.main, args + ["--data", data, "--max-steps", "1"], capsys)[0] == 0
+    resume_data = str(tmp_path / "other" / "data.npz") if not changed else data
+    status, _, err = run_cli(script.main, args + ["--data", resume_data, "--max-steps", "2", "--resume"] + changed,
+                             capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert ("the data (--data)" if not changed else f"made with {changed[0]}") in err
+    # The run's own flags and data, only longer: accepted.
+    status, out, err = run_cli(script.main, args + ["--data", data, "--max-steps", "2", "--resume"], capsys)
+    assert status == 0 and "resuming the run" in out, err
