@@ -575,8 +575,9 @@ def main(argv=None):
         for path in paths:  # every file checked before the long part starts
             model = generate.load_generator(path)
             check_image_shape(model, args.dataset, path)
-            if generate.keras2_version(path):
-                print(f"{path}: a Keras {generate.keras2_version(path)} file, translated")
+            keras2 = generate.keras2_version(path)
+            if keras2:
+                print(f"{path}: a Keras {keras2} file, translated")
             models.append((path, model))
         scorer = Scorer(args.dataset, args.data, args.n, inception=not args.no_inception,
                         inception_weights=None if args.inception_weights == "random" else args.inception_weights,

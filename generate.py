@@ -302,6 +302,8 @@ def parse_args(argv=None):
         p.error("--interpolate and --point: choose one")
     if args.save_as is not None and not args.save_as.endswith((".h5", ".keras")):
         p.error(f"argument --save-as: {args.save_as}: name a .h5 or .keras file")
+    if args.save_as is not None and args.progress is not None:
+        p.error("--save-as and --progress: --save-as takes a model")
     return args
 
 
@@ -312,9 +314,10 @@ def main(argv=None):
     try:
         if os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             raise ValueError(f"--out {out}: not a file in an existing folder")
-        if args.save_as and (os.path.exists(args.save_as) or not os.path.isdir(os.path.dirname(os.path.abspath(
-                args.save_as)))):
-            raise ValueError(f"--save-as {args.save_as}: exists, or its folder does not: name a new file")
+        if args.save_as and os.path.exists(args.save_as):
+            raise ValueError(f"--save-as {args.save_as}: exists; name a new file (nothing is written over)")
+        if args.save_as and not os.path.isdir(os.path.dirname(os.path.abspath(args.save_as))):
+            raise ValueError(f"--save-as {args.save_as}: no such folder")
         if args.progress:
             frames = progress_frames(args.progress)
         else:
@@ -323,8 +326,9 @@ def main(argv=None):
     except ValueError as err:
         print(f"generate.py: error: {err}", file=sys.stderr)
         return 2
-    if args.model and keras2_version(args.model):
-        print(f"{args.model}: a Keras {keras2_version(args.model)} file, translated")
+    keras2 = args.model and keras2_version(args.model)
+    if keras2:
+        print(f"{args.model}: a Keras {keras2} file, translated")
     if args.save_as:
         save_atomically(args.save_as, model.save)
         print(f"wrote {args.save_as} (Keras {keras.__version__})")
