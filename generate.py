@@ -91,8 +91,8 @@ def read_keras2(path):
     layers = [keras2_layer(layer) for layer in layers]
     first = layers[0]["config"]
     if layers[0]["class_name"] != "InputLayer" and "batch_input_shape" in first:
-        layers.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": first["batch_input_shape"],
-                                                                  "dtype": first.get("dtype", "float32")}})
+        layers.insert(0, {"class_name": "InputLayer",  # a latent vector: float32 whatever the layers compute in
+                          "config": {"batch_shape": first["batch_input_shape"], "dtype": "float32"}})
     for layer in layers[1:]:
         layer["config"].pop("batch_input_shape", None)
     model = keras.Sequential.from_config({"name": "generator", "layers": layers})
