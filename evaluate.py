@@ -143,7 +143,7 @@ def define_inception(in_shape, weights="imagenet"):
 
 def define_classifier(seed=0):
     """A small MNIST CNN; its 128-unit "features" layer is the space of the classifier FID. Every
-    random part has a seed of its own, so that building it leaves the caller's random state alone."""
+    random part has a seed of its own: building and training it reseed nothing of the caller's."""
     init = [keras.initializers.GlorotUniform(seed=seed + k) for k in range(4)]
     model = keras.Sequential(
         [
