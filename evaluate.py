@@ -7,9 +7,10 @@
 For every generator: FID and KID on the pool features of Keras' InceptionV3 (ImageNet weights). They rank
 this project's generators against each other; they are not the FID papers report, which uses the TTUR
 Inception graph (pytorch-fid, torch-fidelity and clean-fid port it) and differs from other Inception
-networks' FIDs: compare these numbers only with FIDs computed here. For MNIST, also a digit classifier's verdict: how many digits it draws (coverage), how far its digit histogram is from
-uniform (KL), how sure the classifier is (top probability), and a second FID in the classifier's own
-feature space that needs no download. For --dataset mnist7, the share of samples that are sevens.
+networks' FIDs: compare these numbers only with FIDs computed here. For MNIST, also a digit classifier's
+verdict: how many digits it draws (coverage), how far its digit histogram is from uniform (KL), how sure
+the classifier is (top probability), and a second FID in the classifier's own feature space that needs
+no download. For --dataset mnist7, the share of samples that are sevens.
 A first row scores real held-out images (the test set) the same way: the best a generator can hope for.
 
 Results go to the screen, to scores.csv and scores.png in --out (default: the first model's folder).

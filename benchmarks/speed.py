@@ -153,7 +153,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=None, help="default: the script's N_BATCH")
     p.add_argument("--latent-dim", type=int, default=100)
     p.add_argument("--all", action="store_true", help="every script, float32, bfloat16 and float16, as one table")
-    p.add_argument("--smoke", action="store_true", help="a tiny run (1 step after 1 untimed, batch 4) that only shows it works")
+    p.add_argument("--smoke", action="store_true",
+                   help="a tiny run (1 step after 1 untimed, batch 4) that only shows it works")
     a = p.parse_args(argv)
     a.data_size = 2048
     if a.smoke:

@@ -85,14 +85,17 @@ def test_data_parallel_is_refused_under_tensorflow_in_one_line(tmp_path, capsys)
 
 SEEDED_TWICE = """
 import sys, os, lsgan_mnist, keras
+backend = keras.backend.backend()
+if backend == "torch":  # what the run asks of PyTorch, while it trains
+    import torch
+    lsgan_mnist.train_step = lambda *a, step=lsgan_mnist.train_step: (
+        print("during the run, deterministic algorithms:", torch.are_deterministic_algorithms_enabled()), step(*a))[1]
 args = ["--data", {data!r}, "--batch-size", "16", "--max-steps", "3", "--seed", "5"]
 for out in ("a", "b"):
     assert lsgan_mnist.main(args + ["--out", out]) == 0
-backend = keras.backend.backend()
 if backend == "jax":
     print("flag:", "--xla_gpu_deterministic_ops=true" in os.environ["XLA_FLAGS"])
 if backend == "torch":
-    import torch
     print("after main, deterministic algorithms:", torch.are_deterministic_algorithms_enabled())
 """
 
@@ -108,6 +111,8 @@ def test_seeded_runs_repeat_under_every_backend(backend, tmp_path):
     if backend == "jax":
         assert "flag: True" in out
     if backend == "torch":
+        during = [line for line in out.splitlines() if line.startswith("during the run")]
+        assert len(during) == 6 and all(line.endswith("True") for line in during)  # on while it trains
         assert "after main, deterministic algorithms: False" in out  # switched back
 
 
