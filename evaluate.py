@@ -6,8 +6,9 @@
 
 For every generator: FID and KID on the pool features of Keras' InceptionV3 (ImageNet weights). They rank
 this project's generators against each other; they are not the FID papers report, which uses the TTUR
-Inception graph (pytorch-fid, torch-fidelity and clean-fid port it) and differs from other Inception
-networks' FIDs: compare these numbers only with FIDs computed here. For MNIST, also a digit classifier's
+Inception graph and differs from other Inception networks' FIDs: compare these numbers only with FIDs
+computed here. --fid torch-fidelity scores with that graph instead, as torch-fidelity ports it
+(pip install torch-fidelity; columns fid_ttur, kid_ttur). For MNIST, also a digit classifier's
 verdict: how many digits it draws (coverage), how far its digit histogram is from uniform (KL), how sure
 the classifier is (top probability), and a second FID in the classifier's own feature space that needs
 no download. For --dataset mnist7, the share of samples that are sevens.
@@ -29,6 +30,10 @@ import sys
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+# On a GPU, TensorFlow and JAX take nearly all its memory at start-up; --fid torch-fidelity runs PyTorch
+# beside them, so they take only what they use (the user's own setting wins), as the training scripts do.
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np
 import keras
@@ -45,6 +50,13 @@ COVERAGE_SHARE = 0.02      # a digit counts as covered when it holds at least 2%
 CLASSIFIER_EPOCHS = 5
 MIN_CLASSIFIER_ACCURACY = 0.99
 INCEPTION_SIZE = 299
+FIDS = {  # --fid: the network behind FID and KID -> (score names, as the lines name them)
+    "keras": (("fid", "kid"), "Keras InceptionV3"),
+    "torch-fidelity": (("fid_ttur", "kid_ttur"), "TTUR Inception, torch-fidelity"),
+}
+SCORE_NAMES = ("fid", "kid", "fid_ttur", "kid_ttur", "cfid")  # the main scores, in the order lines show them
+TORCH_FIDELITY_INSTALL = "pip install torch-fidelity"  # brings PyTorch and torchvision
+TORCH_FIDELITY_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # the file torch-fidelity downloads
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "keras-gans")  # or $KERAS_GANS_CACHE
 DATASETS = {"mnist": (28, 28, 1), "mnist7": (28, 28, 1), "cifar10": (32, 32, 3)}
 
@@ -142,6 +154,51 @@ def define_inception(in_shape, weights="imagenet"):
     return keras.Model(images, base(x), name="inception_features")
 
 
+def import_torch_fidelity():
+    """Import torch-fidelity (the optional install) without crashing the process. TensorFlow 2.20+ loads
+    its LLVM into the global symbol table, and triton (PyTorch's GPU compiler, which importing torchvision
+    loads when it is installed) then segfaults as it loads (tensorflow/tensorflow#124205; measured: TF 2.21,
+    triton 3.8). torch-fidelity does not use triton, so when TensorFlow came first, triton is marked
+    missing while torch-fidelity imports: PyTorch then runs without it in this process."""
+    block = "tensorflow" in sys.modules and "triton" not in sys.modules
+    if block:
+        sys.modules["triton"] = None  # `import triton` raises ImportError, which PyTorch handles
+    try:
+        import torch_fidelity
+    finally:
+        if block and sys.modules.get("triton", 0) is None:
+            del sys.modules["triton"]
+    return torch_fidelity
+
+
+class TorchFidelityInception:
+    """torch-fidelity's port of the TTUR Inception graph (inception-2015-12-05, the network behind
+    published FIDs) as a feature network here: predict_on_batch takes images in [0,1] (n, h, w, c) and
+    returns its 2,048 pool features. torch-fidelity resizes to 299x299 as TensorFlow 1 did, from 8-bit
+    RGB images, as published FIDs were computed from saved PNGs: the images are rounded to 8 bits (the
+    real ones are 8-bit already, so they go in unchanged) and grey is copied to three channels.
+    weights: torch-fidelity's weights file, or None (it downloads them once, to PyTorch's hub cache)."""
+
+    def __init__(self, weights=None):
+        torch_fidelity = import_torch_fidelity()
+        import torch
+
+        self.torch = torch
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.network = torch_fidelity.FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=weights
+        ).to(self.device)
+
+    def predict_on_batch(self, images):
+        x = np.rint(np.asarray(images) * 255.0).astype("uint8")
+        if x.shape[-1] == 1:
+            x = np.repeat(x, 3, axis=-1)
+        x = self.torch.from_numpy(x).permute(0, 3, 1, 2).to(self.device)  # NCHW, as PyTorch lays images out
+        with self.torch.no_grad():
+            (features,) = self.network(x)
+        return features.cpu().numpy()
+
+
 def define_classifier(seed=0):
     """A small MNIST CNN; its 128-unit "features" layer is the space of the classifier FID. Every
     random part has a seed of its own: building and training it reseed nothing of the caller's."""
@@ -233,6 +290,26 @@ def kernel_distance(f1, f2, n_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, 
     return float(np.mean(estimates))
 
 
+def torch_fidelity_scores(f1, f2, fid=True):
+    """FID (when fid) and KID as torch-fidelity computes them from the same features (its formulas,
+    float32 features as its extractor gives them, its KID subsets and seed): fid_ttur, kid_ttur."""
+    import_torch_fidelity()
+    import torch
+    from torch_fidelity import KEY_METRIC_FID, KEY_METRIC_KID_MEAN
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    f1, f2 = (torch.from_numpy(np.asarray(f, dtype="float32")) for f in (f1, f2))
+    scores = {}
+    if fid:
+        stats = [fid_features_to_statistics(f) for f in (f1, f2)]
+        scores["fid_ttur"] = fid_statistics_to_metric(*stats, verbose=False)[KEY_METRIC_FID]
+    kid = kid_features_to_metric(f1, f2, kid_subset_size=min(KID_SUBSET_SIZE, len(f1), len(f2)),
+                                 kid_subsets=KID_SUBSETS, verbose=False)
+    scores["kid_ttur"] = kid[KEY_METRIC_KID_MEAN]
+    return scores
+
+
 def digit_scores(probabilities, digit=None):
     """What the classifier says of a set of images: the share of each digit, coverage (digits
     with at least COVERAGE_SHARE), KL from uniform, mean top probability, and one digit's share."""
@@ -276,8 +353,10 @@ class Scorer:
     """Scores generators of one dataset. Built once (reference statistics from the cache or
     computed and cached), then called on each generator: scorer(generator) -> {metric: value}.
 
-    inception: use InceptionV3 (FID, KID); weights "imagenet", a file, or None (random: plumbing
-    only). MNIST datasets always get the digit classifier's metrics and its FID ("cfid").
+    inception: use InceptionV3 (FID, KID); fid: which one, "keras" (Keras' InceptionV3: fid, kid) or
+    "torch-fidelity" (the TTUR graph: fid_ttur, kid_ttur); inception_weights: "imagenet" (the chosen
+    network's own, downloaded once), a file, or None (Keras' only, random: plumbing only). MNIST
+    datasets always get the digit classifier's metrics and its FID ("cfid").
     InceptionV3's FID needs at least as many images as its features (2,048): a covariance from
     fewer is singular and the distance biased high. With fewer, only KID is reported (unbiased at
     any size); with fewer than N_SAMPLES, the FID is not comparable with published ones, and the
@@ -285,11 +364,13 @@ class Scorer:
     """
 
     def __init__(self, dataset, data=None, n=N_SAMPLES, inception=True, inception_weights="imagenet",
-                 cache_dir=None, digit=None, log=print):
+                 cache_dir=None, digit=None, log=print, fid="keras"):
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}: choose from {', '.join(DATASETS)}")
         if dataset == "cifar10" and not inception:
             raise ValueError("cifar10 has no digit classifier: its scores need InceptionV3")
+        if fid not in FIDS:
+            raise ValueError(f"unknown --fid {fid!r}: choose from {', '.join(FIDS)}")
         self.dataset, self.n, self.shape, self.log = dataset, n, DATASETS[dataset], log
         self.digit = 7 if dataset == "mnist7" and digit is None else digit
         self.cache_dir = cache_dir or os.environ.get("KERAS_GANS_CACHE") or CACHE_DIR
@@ -303,15 +384,18 @@ class Scorer:
         if dataset.startswith("mnist"):
             classifier = self.load_classifier(arrays)
             self.networks["classifier"] = (feature_outputs(classifier), file_fingerprint(self.classifier_path))
+        kind = "inception" if fid == "keras" else "ttur"  # the FID network, by --fid
         if inception:
-            self.networks["inception"] = self.load_inception(inception_weights)
+            load = self.load_inception if fid == "keras" else self.load_torch_fidelity
+            self.networks[kind] = load(inception_weights)
         self.reference = {kind: self.cached_features(kind, "train", x_ref) for kind in self.networks}
         self.floor_images = x_floor
         self.metric = "cfid"
         if inception:  # chosen from the images really scored: n generated against the reference's real ones
-            features, scored = self.reference["inception"][0].shape[1], min(n, len(x_ref))
-            self.metric = "fid" if self.fid_possible(scored, features) else "kid"
-            if self.metric == "kid":
+            (fid_name, kid_name), _ = FIDS[fid]
+            features, scored = self.reference[kind][0].shape[1], min(n, len(x_ref))
+            self.metric = fid_name if self.fid_possible(scored, features) else kid_name
+            if self.metric == kid_name:
                 self.log(f"InceptionV3 FID needs at least {features} images on each side (its features): with {n} "
                          f"generated against {len(x_ref)} real, KID is the score (unbiased at any size)")
             elif scored < N_SAMPLES:
@@ -332,6 +416,25 @@ class Scorer:
             ) from None
         key = "random" if weights is None else "imagenet" if weights == "imagenet" else file_fingerprint(weights)
         return network, key
+
+    def load_torch_fidelity(self, weights):
+        if weights is None:
+            raise ValueError("--inception-weights random: only with --fid keras (torch-fidelity's network loads a file)")
+        if weights != "imagenet" and not os.path.isfile(weights):
+            raise ValueError(f"--inception-weights {weights}: no such file")
+        try:
+            import_torch_fidelity()
+        except ImportError as err:
+            raise ValueError(f"--fid torch-fidelity needs torch-fidelity and PyTorch ({err}): "
+                             f"{TORCH_FIDELITY_INSTALL}") from None
+        try:
+            network = TorchFidelityInception(None if weights == "imagenet" else weights)
+        except Exception as err:
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            where = "could not download them" if weights == "imagenet" else f"{weights} does not fit"
+            raise ValueError(f"torch-fidelity's Inception weights: {where} ({reason}); give --inception-weights "
+                             f"PATH ({TORCH_FIDELITY_WEIGHTS}) or --fid keras") from None
+        return network, "imagenet" if weights == "imagenet" else file_fingerprint(weights)
 
     def load_classifier(self, arrays):
         key = fingerprint(arrays["x_train"], arrays["y_train"])
@@ -382,10 +485,13 @@ class Scorer:
         scores = {"n": min(len(out[0]) for out in outputs.values())}
         for kind, (features, *probs) in outputs.items():
             ref = self.reference[kind][0]
+            fid = self.fid_possible(min(len(features), len(ref)), features.shape[1])
             if kind == "inception":
-                if self.fid_possible(min(len(features), len(ref)), features.shape[1]):
+                if fid:
                     scores["fid"] = frechet_distance(*statistics(features), *statistics(ref))
                 scores["kid"] = kernel_distance(features, ref)
+            elif kind == "ttur":
+                scores.update(torch_fidelity_scores(features, ref, fid))
             else:
                 scores["cfid"] = frechet_distance(*statistics(features), *statistics(ref))
                 scores.update(digit_scores(probs[0], self.digit))
@@ -407,7 +513,7 @@ class Scorer:
 
     def summary(self, scores):
         """A short line of the main scores."""
-        parts = [f"{k} {scores[k]:.4g}" for k in ("fid", "kid", "cfid") if k in scores]
+        parts = [f"{k} {scores[k]:.4g}" for k in SCORE_NAMES if k in scores]
         if f"share_{self.digit}" in scores:
             parts.append(f"share of {self.digit}s {scores[f'share_{self.digit}']:.1%}")
         elif "coverage" in scores:
@@ -542,21 +648,30 @@ def expand(patterns):
 
 
 def parse_args(argv=None):
-    p = generate.Parser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+        pass  # the epilog as written: its install line unbroken
+
+    p = generate.Parser(description=__doc__.split("\n\n")[0], formatter_class=Formatter, epilog=(
+        "Two FIDs (--fid). keras: Keras' InceptionV3; it ranks this project's generators, offline once its\n"
+        "weights are downloaded, and is not comparable with the FIDs papers report. torch-fidelity: the TTUR\n"
+        "Inception graph published FIDs use (as papers: --n 50000), an optional install:\n"
+        f"    {TORCH_FIDELITY_INSTALL}"))
     p.add_argument("models", nargs="+", help="generator .h5 files saved by the training scripts (globs work)")
     p.add_argument("--dataset", choices=sorted(DATASETS), required=True, help="the real data the generators learnt")
     p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset; default: download")
     p.add_argument("--n", type=generate.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
     p.add_argument("--seed", type=int, default=0, help="seed for the latent points: every generator gets the same ones")
     p.add_argument("--out", default=None, help="folder for scores.csv and scores.png (default: the first model's folder)")
+    p.add_argument("--fid", choices=list(FIDS), default="keras",
+                   help="the network behind FID and KID: keras, Keras' InceptionV3 (columns fid, kid; not comparable "
+                        "with papers' FIDs); torch-fidelity, the TTUR Inception graph of published FIDs, as "
+                        "torch-fidelity ports it (columns fid_ttur, kid_ttur; optional install, below)")
     p.add_argument("--inception-weights", default="imagenet",
-                   help="InceptionV3 no-top weights file (inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5); "
-                        "default: Keras downloads them; 'random': untrained, to check the plumbing only")
+                   help="the --fid network's weights file: keras: inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5, "
+                        f"or 'random' (untrained, to check the plumbing only); torch-fidelity: {TORCH_FIDELITY_WEIGHTS}. "
+                        "'imagenet': downloaded once")
     p.add_argument("--no-inception", action="store_true",
-                   help="skip the Keras-InceptionV3 FID/KID (not comparable with published FIDs; MNIST: classifier "
-                        "scores only)")
+                   help="skip InceptionV3, and so FID and KID (MNIST: classifier scores only)")
     p.add_argument("--cache", default=None, help="folder for reference statistics and the digit classifier "
                    f"(default: $KERAS_GANS_CACHE, else {CACHE_DIR})")
     p.add_argument("--overwrite", action="store_true", help="replace scores.csv and scores.png in --out")
@@ -566,6 +681,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        if args.no_inception and args.fid != "keras":
+            raise ValueError(f"--no-inception skips InceptionV3, which --fid {args.fid} needs: give one of them")
         paths = expand(args.models)
         out = args.out or os.path.dirname(os.path.abspath(paths[0]))
         if os.path.exists(out) and not os.path.isdir(out):
@@ -582,7 +699,7 @@ def main(argv=None):
             models.append((path, model))
         scorer = Scorer(args.dataset, args.data, args.n, inception=not args.no_inception,
                         inception_weights=None if args.inception_weights == "random" else args.inception_weights,
-                        cache_dir=args.cache)
+                        cache_dir=args.cache, fid=args.fid)
     except ValueError as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
@@ -596,7 +713,7 @@ def main(argv=None):
         scores = scorer(model, value_range, distribution, seed=args.seed)
         rows.append(dict(model=path, step=step_of(path), **scores))
         print(f"{path}: {scorer.summary(scores)}", flush=True)
-    metrics = [m for m in ("fid", "kid", "cfid", "coverage", "kl", "top_p", f"share_{scorer.digit}")
+    metrics = [m for m in SCORE_NAMES + ("coverage", "kl", "top_p", f"share_{scorer.digit}")
                if m in columns_of(rows)]
     if scorer.digit is not None:  # one digit wanted: coverage and KL from uniform say nothing
         metrics = [m for m in metrics if m not in ("coverage", "kl")]
@@ -606,7 +723,7 @@ def main(argv=None):
     generated = [r for r in rows if r["model"] in dict(models)]
     plot_scores(generated, metrics, floor, os.path.join(out, "scores.png"))
     best = min(generated, key=lambda r: r[scorer.metric])
-    name = {"fid": "FID (Keras InceptionV3)", "kid": "KID (Keras InceptionV3)", "cfid": "classifier FID"}[scorer.metric]
+    name = {"cfid": "classifier FID"}.get(scorer.metric) or f"{scorer.metric.split('_')[0].upper()} ({FIDS[args.fid][1]})"
     print(f"\nbest by {name}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
     print(f"wrote {os.path.join(out, 'scores.csv')} and scores.png")
     return 0
