@@ -75,6 +75,13 @@ def stand_in_inception(features):
         [keras.Input(in_shape), keras.layers.Conv2D(features, 3), keras.layers.GlobalAveragePooling2D()])
 
 
+def backend_env(backend, **extra):
+    """The environment for a fresh Python process under a Keras backend: on the CPU, importing this
+    checkout, TensorFlow's C++ start-up chatter off; extra names set or replace more."""
+    return dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2",
+                **extra)
+
+
 def run_cli(main, argv, capsys):
     """main(argv) -> (exit status, stdout, stderr), whether it returns or argparse exits."""
     try:

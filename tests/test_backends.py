@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, backend_env
 
 # (backend, dtype policy). JAX and TensorFlow come with requirements-dev.txt, so a missing one fails;
 # PyTorch is not in it and runs only where it happens to be installed.
@@ -24,8 +24,8 @@ if importlib.util.find_spec("torch") is not None:
 def test_freeze_semantics_under_backend(backend, policy):
     if importlib.util.find_spec(backend) is None:
         pytest.fail(f"{backend} is not installed, so the freeze checks did not run under it")
-    env = dict(os.environ, KERAS_BACKEND=backend, KERAS_GANS_POLICY=policy, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="",
-               KERAS_GANS_VARIANTS="all" if (backend, policy) == ("tensorflow", "float32") else "published")
+    env = backend_env(backend, KERAS_GANS_POLICY=policy,
+                      KERAS_GANS_VARIANTS="all" if (backend, policy) == ("tensorflow", "float32") else "published")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", os.path.join(ROOT, "tests", "freeze_checks.py")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,

@@ -15,12 +15,12 @@ import pytest
 
 import keras
 import lsgan_mnist
-from conftest import ROOT, run_cli, tiny_data
+from conftest import ROOT, backend_env, run_cli, tiny_data
 
 
 def run_python(code, backend, tmp_path, devices=1, timeout=600):
     """code in a fresh process under backend (the CPU; `devices` virtual JAX devices): its stdout."""
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env = backend_env(backend)
     env.pop("XLA_FLAGS", None)
     if devices > 1:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"

@@ -14,10 +14,8 @@ import pytest
 
 import dcgan_cifar10
 import evaluate
-from conftest import run_cli
+from conftest import ROOT, backend_env, run_cli
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 needs_torch_fidelity = pytest.mark.skipif(importlib.util.find_spec("torch_fidelity") is None,
                                           reason="torch-fidelity not installed (pip install torch-fidelity)")
 
@@ -59,8 +57,8 @@ def test_importing_it_after_tensorflow_does_not_crash():
         pytest.skip("torch-fidelity not installed (pip install torch-fidelity)")
     code = ("import keras, evaluate; keras.ops.convert_to_numpy(keras.ops.add(1, 2)); "
             "evaluate.import_torch_fidelity(); import torch; print('sum', int(torch.ones(3).sum()))")
-    env = dict(os.environ, PYTHONPATH=ROOT, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], env=backend_env("tensorflow"), capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0 and "sum 3" in done.stdout, done.stderr[-2000:]
 
 
