@@ -25,6 +25,16 @@ def gaussian(n, d, scale, shift, seed):
     return rng.standard_normal((n, d)) @ np.diag(scale) + shift
 
 
+def cifar_files(tmp_path, n_test=10):
+    """(a CIFAR-10-shaped .npz of 20 random training images and n_test test ones, an untrained CIFAR-10
+    DCGAN generator's .h5)."""
+    x = np.random.default_rng(0).integers(0, 256, (20 + n_test, 32, 32, 3)).astype("uint8")
+    np.savez(tmp_path / "cifar.npz", x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:],
+             y_test=np.zeros((n_test, 1)))
+    dcgan_cifar10.define_generator(100).save(tmp_path / "model_000001.h5")
+    return str(tmp_path / "cifar.npz"), str(tmp_path / "model_000001.h5")
+
+
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """A torch-fidelity Inception weights file with random weights, He-scaled so that the features
@@ -49,12 +59,11 @@ def weights(tmp_path_factory):
     return str(tmp / "random.pth")
 
 
+@needs_torch_fidelity
 def test_importing_it_after_tensorflow_does_not_crash():
     """TensorFlow 2.20+ then triton (which torchvision's import loads where PyTorch has it) segfaults
     (tensorflow/tensorflow#124205): import_torch_fidelity keeps triton out. In a fresh process, TensorFlow
     loaded and run first, as evaluate.py does it, and PyTorch still computes afterwards."""
-    if importlib.util.find_spec("torch_fidelity") is None:
-        pytest.skip("torch-fidelity not installed (pip install torch-fidelity)")
     code = ("import keras, evaluate; keras.ops.convert_to_numpy(keras.ops.add(1, 2)); "
             "evaluate.import_torch_fidelity(); import torch; print('sum', int(torch.ones(3).sum()))")
     done = subprocess.run([sys.executable, "-c", code], env=backend_env("tensorflow"), capture_output=True, text=True,
@@ -111,12 +120,9 @@ def test_the_network_sees_the_datasets_own_bytes(weights, monkeypatch):
 def test_command_line_plumbing_with_a_weights_file(weights, tmp_path, capsys):
     """CIFAR-10 shape, 10 images: fewer than the 2,048 features, so KID is the score, under its own
     column and name; the real features are cached under the weights file's fingerprint."""
-    x = np.random.default_rng(0).integers(0, 256, (30, 32, 32, 3)).astype("uint8")
-    np.savez(tmp_path / "cifar.npz", x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((10, 1)))
-    model = tmp_path / "model_000001.h5"
-    dcgan_cifar10.define_generator(100).save(model)
-    argv = [str(model), "--dataset", "cifar10", "--data", str(tmp_path / "cifar.npz"), "--n", "10", "--fid",
-            "torch-fidelity", "--inception-weights", weights, "--cache", str(tmp_path / "cache")]
+    data, model = cifar_files(tmp_path)
+    argv = [model, "--dataset", "cifar10", "--data", data, "--n", "10", "--fid", "torch-fidelity",
+            "--inception-weights", weights, "--cache", str(tmp_path / "cache")]
     status, out, err = run_cli(evaluate.main, argv, capsys)
     assert status == 0, err
     with open(tmp_path / "scores.csv", newline="") as f:
@@ -142,14 +148,13 @@ def test_with_enough_images_the_fid_is_the_score(monkeypatch, tmp_path):
             return images.reshape(len(images), -1)[:, :8] * np.arange(1, 9)
 
     monkeypatch.setattr(evaluate, "TorchFidelityInception", StandIn)
-    x = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3)).astype("uint8")
-    np.savez(tmp_path / "cifar.npz", x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((20, 1)))
-    scorer = evaluate.Scorer("cifar10", str(tmp_path / "cifar.npz"), n=20, cache_dir=str(tmp_path / "c"),
-                             log=lambda _: None, fid="torch-fidelity")
+    data, _ = cifar_files(tmp_path, n_test=20)
+    scorer = evaluate.Scorer("cifar10", data, n=20, cache_dir=str(tmp_path / "c"), log=lambda _: None,
+                             fid="torch-fidelity")
     scores = scorer.score_floor()
     assert scorer.metric == "fid_ttur" and set(scores) == {"n", "fid_ttur", "kid_ttur"}
-    real = evaluate.to_unit(x[:20]).reshape(20, -1)[:, :8] * np.arange(1, 9)
-    test = evaluate.to_unit(x[20:]).reshape(20, -1)[:, :8] * np.arange(1, 9)
+    with np.load(data) as arrays:
+        real, test = (evaluate.to_unit(arrays[k]).reshape(20, -1)[:, :8] * np.arange(1, 9) for k in ("x_train", "x_test"))
     assert scores["fid_ttur"] == pytest.approx(
         evaluate.frechet_distance(*evaluate.statistics(test), *evaluate.statistics(real)), rel=1e-4)
     assert scorer.summary(scores).startswith("fid_ttur ")
@@ -166,14 +171,11 @@ def test_refused_in_one_line(case, message, tmp_path, capsys, monkeypatch):
     for the flags that cannot go with it."""
     if case == "missing":
         monkeypatch.setitem(sys.modules, "torch_fidelity", None)  # `import torch_fidelity` raises ImportError
-    x = np.random.default_rng(0).integers(0, 256, (30, 32, 32, 3)).astype("uint8")
-    np.savez(tmp_path / "cifar.npz", x_train=x[:20], y_train=np.zeros((20, 1)), x_test=x[20:], y_test=np.zeros((10, 1)))
-    model = tmp_path / "model_000001.h5"
-    dcgan_cifar10.define_generator(100).save(model)
+    data, model = cifar_files(tmp_path)
     extra = {"missing": [], "no-inception": ["--no-inception"], "random": ["--inception-weights", "random"],
              "no-file": ["--inception-weights", str(tmp_path / "none.pth")]}[case]
-    argv = [str(model), "--dataset", "cifar10", "--data", str(tmp_path / "cifar.npz"), "--n", "10", "--fid",
-            "torch-fidelity", "--cache", str(tmp_path / "cache")] + extra
+    argv = [model, "--dataset", "cifar10", "--data", data, "--n", "10", "--fid", "torch-fidelity",
+            "--cache", str(tmp_path / "cache")] + extra
     status, out, err = run_cli(evaluate.main, argv, capsys)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
     if case == "missing":
