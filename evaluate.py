@@ -57,6 +57,7 @@ FIDS = {  # --fid: the network behind FID and KID -> (score names, as the lines 
 SCORE_NAMES = ("fid", "kid", "fid_ttur", "kid_ttur", "cfid")  # the main scores, in the order lines show them
 TORCH_FIDELITY_INSTALL = "pip install torch-fidelity"  # brings PyTorch and torchvision
 TORCH_FIDELITY_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # the file torch-fidelity downloads
+KERAS_INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the file Keras downloads
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "keras-gans")  # or $KERAS_GANS_CACHE
 DATASETS = {"mnist": (28, 28, 1), "mnist7": (28, 28, 1), "cifar10": (32, 32, 3)}
 
@@ -386,8 +387,7 @@ class Scorer:
             self.networks["classifier"] = (feature_outputs(classifier), file_fingerprint(self.classifier_path))
         kind = "inception" if fid == "keras" else "ttur"  # the FID network, by --fid
         if inception:
-            load = self.load_inception if fid == "keras" else self.load_torch_fidelity
-            self.networks[kind] = load(inception_weights)
+            self.networks[kind] = self.load_inception(fid, inception_weights)
         self.reference = {kind: self.cached_features(kind, "train", x_ref) for kind in self.networks}
         self.floor_images = x_floor
         self.metric = "cfid"
@@ -402,39 +402,33 @@ class Scorer:
                 self.log(f"FID from {scored} images is biased high: compare it only with FIDs of as many images")
 
     # -- building what the scores need, once --------------------------------------------
-    def load_inception(self, weights):
+    def load_inception(self, fid, weights):
+        """The --fid network with its weights, and the key its cached features are filed under."""
+        keras_one = fid == "keras"
+        if weights is None and not keras_one:
+            raise ValueError("--inception-weights random: only with --fid keras (torch-fidelity's network loads a file)")
         if weights not in (None, "imagenet") and not os.path.isfile(weights):
             raise ValueError(f"--inception-weights {weights}: no such file")
+        if not keras_one:
+            try:
+                import_torch_fidelity()
+            except ImportError as err:
+                raise ValueError(f"--fid torch-fidelity needs torch-fidelity and PyTorch ({err}): "
+                                 f"{TORCH_FIDELITY_INSTALL}") from None
         try:
-            network = define_inception(self.shape, weights)
+            if keras_one:
+                network = define_inception(self.shape, weights)
+            else:
+                network = TorchFidelityInception(None if weights == "imagenet" else weights)
         except Exception as err:
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             where = "could not download them" if weights == "imagenet" else f"{weights} does not fit"
-            raise ValueError(
-                f"InceptionV3 weights: {where} ({reason}); give --inception-weights PATH "
-                "(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5) or --no-inception"
-            ) from None
+            name, file, other = (("InceptionV3", KERAS_INCEPTION_WEIGHTS, "--no-inception") if keras_one
+                                 else ("torch-fidelity's Inception", TORCH_FIDELITY_WEIGHTS, "--fid keras"))
+            raise ValueError(f"{name} weights: {where} ({reason}); give --inception-weights PATH ({file}) "
+                             f"or {other}") from None
         key = "random" if weights is None else "imagenet" if weights == "imagenet" else file_fingerprint(weights)
         return network, key
-
-    def load_torch_fidelity(self, weights):
-        if weights is None:
-            raise ValueError("--inception-weights random: only with --fid keras (torch-fidelity's network loads a file)")
-        if weights != "imagenet" and not os.path.isfile(weights):
-            raise ValueError(f"--inception-weights {weights}: no such file")
-        try:
-            import_torch_fidelity()
-        except ImportError as err:
-            raise ValueError(f"--fid torch-fidelity needs torch-fidelity and PyTorch ({err}): "
-                             f"{TORCH_FIDELITY_INSTALL}") from None
-        try:
-            network = TorchFidelityInception(None if weights == "imagenet" else weights)
-        except Exception as err:
-            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-            where = "could not download them" if weights == "imagenet" else f"{weights} does not fit"
-            raise ValueError(f"torch-fidelity's Inception weights: {where} ({reason}); give --inception-weights "
-                             f"PATH ({TORCH_FIDELITY_WEIGHTS}) or --fid keras") from None
-        return network, "imagenet" if weights == "imagenet" else file_fingerprint(weights)
 
     def load_classifier(self, arrays):
         key = fingerprint(arrays["x_train"], arrays["y_train"])
@@ -485,16 +479,17 @@ class Scorer:
         scores = {"n": min(len(out[0]) for out in outputs.values())}
         for kind, (features, *probs) in outputs.items():
             ref = self.reference[kind][0]
+            if kind == "classifier":
+                scores["cfid"] = frechet_distance(*statistics(features), *statistics(ref))
+                scores.update(digit_scores(probs[0], self.digit))
+                continue
             fid = self.fid_possible(min(len(features), len(ref)), features.shape[1])
             if kind == "inception":
                 if fid:
                     scores["fid"] = frechet_distance(*statistics(features), *statistics(ref))
                 scores["kid"] = kernel_distance(features, ref)
-            elif kind == "ttur":
+            else:  # ttur
                 scores.update(torch_fidelity_scores(features, ref, fid))
-            else:
-                scores["cfid"] = frechet_distance(*statistics(features), *statistics(ref))
-                scores.update(digit_scores(probs[0], self.digit))
         return scores
 
     def __call__(self, generator, value_range=(-1.0, 1.0), distribution="normal", seed=0):
@@ -667,9 +662,8 @@ def parse_args(argv=None):
                         "with papers' FIDs); torch-fidelity, the TTUR Inception graph of published FIDs, as "
                         "torch-fidelity ports it (columns fid_ttur, kid_ttur; optional install, below)")
     p.add_argument("--inception-weights", default="imagenet",
-                   help="the --fid network's weights file: keras: inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5, "
-                        f"or 'random' (untrained, to check the plumbing only); torch-fidelity: {TORCH_FIDELITY_WEIGHTS}. "
-                        "'imagenet': downloaded once")
+                   help=f"the --fid network's weights file: keras: {KERAS_INCEPTION_WEIGHTS}, or 'random' (untrained, "
+                        f"to check the plumbing only); torch-fidelity: {TORCH_FIDELITY_WEIGHTS}. 'imagenet': downloaded once")
     p.add_argument("--no-inception", action="store_true",
                    help="skip InceptionV3, and so FID and KID (MNIST: classifier scores only)")
     p.add_argument("--cache", default=None, help="folder for reference statistics and the digit classifier "

@@ -183,6 +183,27 @@ def test_refused_in_one_line(case, message, tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "scores.csv").exists()
 
 
+@pytest.mark.parametrize("fid", ["keras", pytest.param("torch-fidelity", marks=needs_torch_fidelity)])
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, reading the wrong file before it fails
+def test_a_weights_file_that_does_not_fit_is_one_line_naming_the_file_wanted(fid, tmp_path, capsys):
+    """Either network, given a weights file of something else: one line naming that network's file, exit 2."""
+    data, model = cifar_files(tmp_path)
+    bad = tmp_path / ("bad.pth" if fid == "torch-fidelity" else "bad.weights.h5")
+    if fid == "torch-fidelity":
+        import torch
+
+        torch.save({"not": torch.zeros(1)}, bad)
+    else:
+        dcgan_cifar10.define_generator(100).save_weights(bad)
+    argv = [model, "--dataset", "cifar10", "--data", data, "--n", "10", "--fid", fid, "--inception-weights", str(bad),
+            "--cache", str(tmp_path / "cache")]
+    status, out, err = run_cli(evaluate.main, argv, capsys)
+    wanted = evaluate.TORCH_FIDELITY_WEIGHTS if fid == "torch-fidelity" else evaluate.KERAS_INCEPTION_WEIGHTS
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{bad} does not fit" in err and wanted in err
+    assert not (tmp_path / "scores.csv").exists()
+
+
 def test_help_and_readme_name_both_fids_and_the_install_line(capsys):
     status, out, _ = run_cli(evaluate.main, ["--help"], capsys)
     assert status == 0 and "Keras' InceptionV3" in out and "TTUR Inception" in out
