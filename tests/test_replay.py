@@ -1,0 +1,132 @@
+"""A short seeded run of each script gives what it gave before the run machinery moved out of the
+scripts into gan_runner.py: the same history.csv, the same generator weights, the same files and
+run.json. The values in replay_recorded.json were recorded from the code at 4b02083 (each script
+whole, before the move) with
+
+    python tests/test_replay.py --record
+
+On the machine and software they were recorded with (recorded under "environment": CPU model and
+flags, Keras, TensorFlow, NumPy, backend) the comparison is exact, to the last bit of every weight.
+Elsewhere, other kernels round differently (AVX2 against AVX-512, another TensorFlow), so the
+losses and the weights' sums are compared to 1e-3: any change in what a run draws or computes (an
+extra random draw, another step count, a learning rate) moves them by far more.
+"""
+
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from conftest import run_cli, tiny_data  # noqa: E402
+
+RECORDED = os.path.join(HERE, "replay_recorded.json")
+# script: its flags for a run that crosses an epoch's end (a report, a checkpoint) and stops mid-epoch
+RUNS = {
+    "lsgan_mnist": ["--batch-size", "16", "--max-steps", "8"],  # 6 steps an epoch
+    "wgan_mnist7": ["--batch-size", "16", "--n-critic", "2", "--max-steps", "8"],
+    "dcgan_mnist": ["--batch-size", "8", "--steps", "6", "--save-every", "4"],
+    "dcgan_cifar10": ["--batch-size", "16", "--max-steps", "5", "--save-every", "1"],  # 3 steps an epoch
+}
+TOLERANCE = 1e-3  # elsewhere than the recording's machine and software
+
+
+def environment():
+    """What the exactness of a seeded run depends on, besides the code."""
+    import keras
+    import tensorflow as tf
+
+    cpu = ""
+    if os.path.isfile("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+        flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+        cpu = model + " " + " ".join(sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))))
+    return dict(cpu=cpu or platform.processor(), keras=keras.__version__, tensorflow=tf.__version__,
+                numpy=np.__version__, backend=keras.backend.backend())
+
+
+def replay(name, folder, capsys):
+    """Run the script's short seeded run in folder; what it gave, as recorded."""
+    import importlib
+
+    import keras
+
+    script = importlib.import_module(name)
+    out = folder / "run"
+    argv = RUNS[name] + ["--data", tiny_data(folder / "data.npz", name), "--out", str(out), "--seed", "1"]
+    status, stdout, err = run_cli(script.main, argv, capsys)
+    assert status == 0, err
+    models = sorted(n for n in os.listdir(out) if n.startswith("model_"))
+    weights = keras.models.load_model(out / models[-1], compile=False).get_weights()
+    info = json.loads((out / "run.json").read_text())
+    for key in ("keras_version", "backend", "devices"):  # the software's, not the run's
+        info.pop(key, None)
+    return dict(
+        history=(out / "history.csv").read_text(),
+        weights_sha1=hashlib.sha1(b"".join(np.ascontiguousarray(w, "float32").tobytes() for w in weights)).hexdigest(),
+        weights_sums=[[float(np.sum(w, dtype="float64")), float(np.sum(np.abs(w), dtype="float64"))] for w in weights],
+        files=sorted(os.listdir(out)),
+        run_json=info,
+        last_line=stdout.strip().splitlines()[-1].replace(str(out), "OUT"),
+    )
+
+
+def numbers(history):
+    return np.array([[float(v) for v in row.split(",")] for row in history.splitlines()[1:]])
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_a_seeded_run_gives_what_it_gave_before_the_machinery_moved(name, tmp_path, capsys):
+    with open(RECORDED, encoding="utf-8") as f:
+        recorded = json.load(f)
+    expected, now = recorded["runs"][name], replay(name, tmp_path, capsys)
+    assert now["files"] == expected["files"]
+    assert now["last_line"] == expected["last_line"]
+    for key, value in expected["run_json"].items():  # every field stays (later work may add fields)
+        assert now["run_json"].get(key) == value, key
+    assert now["history"].splitlines()[0] == expected["history"].splitlines()[0]
+    if recorded["environment"] == environment():
+        assert now["history"] == expected["history"]
+        assert now["weights_sha1"] == expected["weights_sha1"]
+    else:
+        np.testing.assert_allclose(numbers(now["history"]), numbers(expected["history"]), rtol=TOLERANCE, atol=1e-6)
+        np.testing.assert_allclose(now["weights_sums"], expected["weights_sums"], rtol=TOLERANCE, atol=1e-4)
+
+
+def record():
+    """Write replay_recorded.json from this checkout's code (once, before the change it guards)."""
+    import pathlib
+    import tempfile
+
+    class Capture:  # run_cli's capsys, for a run outside pytest
+        def readouterr(self):
+            out, sys.stdout = sys.stdout.getvalue(), io.StringIO()
+            return type("Captured", (), dict(out=out, err=""))
+
+    runs = {}
+    for name in RUNS:
+        with tempfile.TemporaryDirectory() as folder:
+            sys.stdout, real = io.StringIO(), sys.stdout
+            try:
+                runs[name] = replay(name, pathlib.Path(folder), Capture())
+            finally:
+                sys.stdout = real
+        print(name, runs[name]["weights_sha1"])
+    with open(RECORDED, "w", encoding="utf-8") as f:
+        json.dump(dict(environment=environment(), runs=runs), f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--record"]:
+        sys.exit("usage: python tests/test_replay.py --record")
+    sys.path.insert(0, os.path.dirname(HERE))
+    record()
