@@ -30,17 +30,19 @@ import sys
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-# On a GPU, TensorFlow and JAX take nearly all its memory at start-up; --fid torch-fidelity runs PyTorch
-# beside them, so they take only what they use (the user's own setting wins), as the training scripts do.
-os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np
 import keras
 from keras import layers
 from scipy import linalg
 
+import gan_runner
 import generate
+from gan_runner import save_atomically
+
+# On a GPU, TensorFlow and JAX take nearly all its memory at start-up; --fid torch-fidelity runs PyTorch
+# beside them, so they take only what they use (the user's own setting wins), as the training scripts do.
+gan_runner.share_gpu_memory()
 
 N_SAMPLES = 10000          # generated images per generator, and real images for the reference, as published
 FEATURE_BATCH = 100        # images per forward pass: memory stays bounded at any --n
@@ -444,9 +446,9 @@ class Scorer:
             model, self.classifier_accuracy = train_classifier(
                 arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
             )
-            generate.save_atomically(self.classifier_path, model.save)
+            save_atomically(self.classifier_path, model.save)
             text = json.dumps({"test_accuracy": self.classifier_accuracy}) + "\n"
-            generate.save_atomically(info_path, lambda tmp: write_text(tmp, text))
+            save_atomically(info_path, lambda tmp: write_text(tmp, text))
             self.log(f"digit classifier: test accuracy {self.classifier_accuracy:.2%}")
         if self.classifier_accuracy < MIN_CLASSIFIER_ACCURACY:
             self.log(f"warning: the digit classifier's test accuracy is below {MIN_CLASSIFIER_ACCURACY:.0%}; "
@@ -465,7 +467,7 @@ class Scorer:
                 return [cached[k] for k in sorted(cached.files)]
         self.log(f"{kind} features of {len(images)} real {split} images: computing (once; cached in {self.cache_dir})")
         outputs = run_features(network, batches_of_real(images))
-        generate.save_atomically(path, lambda tmp: np.savez(tmp, **{f"out{i}": o for i, o in enumerate(outputs)}))
+        save_atomically(path, lambda tmp: np.savez(tmp, **{f"out{i}": o for i, o in enumerate(outputs)}))
         return outputs
 
     # -- scoring -------------------------------------------------------------------------
@@ -591,7 +593,7 @@ def write_scores_csv(rows, path):
             writer.writeheader()
             writer.writerows(rows)
 
-    generate.save_atomically(path, write)
+    save_atomically(path, write)
 
 
 def table(rows, metrics):
@@ -622,7 +624,7 @@ def plot_scores(rows, metrics, floor, path):
             ax.legend()
         ax.set_title(metric)
         ax.set_xlabel("step")
-    generate.save_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    save_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -646,7 +648,7 @@ def parse_args(argv=None):
     class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
         pass  # the epilog as written: its install line unbroken
 
-    p = generate.Parser(description=__doc__.split("\n\n")[0], formatter_class=Formatter, epilog=(
+    p = gan_runner.Parser(description=__doc__.split("\n\n")[0], formatter_class=Formatter, epilog=(
         "Two FIDs (--fid). keras: Keras' InceptionV3; it ranks this project's generators, offline once its\n"
         "weights are downloaded, and is not comparable with the FIDs papers report. torch-fidelity: the TTUR\n"
         "Inception graph published FIDs use (as papers: --n 50000), an optional install:\n"
@@ -654,7 +656,7 @@ def parse_args(argv=None):
     p.add_argument("models", nargs="+", help="generator .h5 files saved by the training scripts (globs work)")
     p.add_argument("--dataset", choices=sorted(DATASETS), required=True, help="the real data the generators learnt")
     p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset; default: download")
-    p.add_argument("--n", type=generate.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
+    p.add_argument("--n", type=gan_runner.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
     p.add_argument("--seed", type=int, default=0, help="seed for the latent points: every generator gets the same ones")
     p.add_argument("--out", default=None, help="folder for scores.csv and scores.png (default: the first model's folder)")
     p.add_argument("--fid", choices=list(FIDS), default="keras",

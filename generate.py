@@ -22,7 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 import numpy as np
 import keras
-from matplotlib.image import imsave
+
+from gan_runner import Parser, positive, positive_float, save_atomically, save_grid
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh's, as most generators here end; run.json says otherwise
@@ -31,9 +32,6 @@ OUTPUT_RANGE = (-1.0, 1.0)  # tanh's, as most generators here end; run.json says
 def register_custom_objects():
     """Import the training scripts beside this file so their custom classes (the WGAN's
     weight clipping) are registered and their saved models load with no extra arguments."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
     for name in ("wgan_mnist7",):
         try:
             __import__(name)
@@ -202,70 +200,6 @@ def save_progress_gif(frames, path, fps):
     save_atomically(path, lambda tmp: images[0].save(
         tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0))
     return images
-
-
-# Copied from lsgan_mnist.save_grid
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
-    """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns)
-    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
-    return pixels
-
-
-# Copied from lsgan_mnist.grid_pixels
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
-    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
-    cols = columns or int(np.ceil(np.sqrt(len(images))))
-    rows = -(-len(images) // cols)
-    h, w, c = images.shape[1:]
-    lo, hi = value_range
-    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1:
-        images = 1.0 - images
-    grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
-    for k, image in enumerate(images):
-        row, col = divmod(k, cols)
-        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
-    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return grid[..., 0] if c == 1 else grid
-
-
-# Copied from lsgan_mnist.save_atomically
-def save_atomically(path, write):
-    """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-# Copied from lsgan_mnist.positive
-def positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
-    return value
-
-
-# Copied from lsgan_mnist.Parser
-class Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-# Copied from lsgan_mnist.positive_float
-def positive_float(text):
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
-    return value
 
 
 def parse_args(argv=None):

@@ -32,8 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 import keras
 
+import gan_runner
+from gan_runner import PRECISIONS
+
 SCRIPTS = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10")
-PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
 def build(m, latent_dim, policy):
@@ -116,9 +118,7 @@ def synthetic_data(m, n=2048):
 
 def device_line():
     """The backend and the devices a script trains on, as the scripts print it."""
-    import lsgan_mnist
-
-    return f"{keras.backend.backend()} on {', '.join(lsgan_mnist.local_devices()[:1])}, Keras {keras.__version__}"
+    return f"{keras.backend.backend()} on {', '.join(gan_runner.local_devices()[:1])}, Keras {keras.__version__}"
 
 
 def report(a):

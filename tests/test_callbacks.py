@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+import gan_runner
 import keras
 import lsgan_mnist
 from conftest import run_cli, tiny_data, tiny_mnist
@@ -173,7 +174,7 @@ def test_train_ends_its_callbacks_when_a_step_raises(lsgan, tmp_path, monkeypatc
         return 1.0, 1.0, 1.0
 
     monkeypatch.setattr(lsgan_mnist, "train_step", broken_step)
-    signals = lsgan_mnist.StopOnSignal()
+    signals = gan_runner.StopOnSignal()
     with pytest.raises(MemoryError):
         lsgan_mnist.train(g_model, d_model, gan_model, dataset, 100, n_epochs=1, n_batch=16, verbose=0,
                           callbacks=[signals], out_dir=str(tmp_path))

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+import gan_runner
 import keras
 import lsgan_mnist
 from conftest import ROOT, backend_env, run_cli, tiny_data
@@ -50,11 +51,11 @@ def test_gpu_memory_is_taken_as_needed_unless_the_user_says_otherwise(monkeypatc
     monkeypatch.delenv("TF_FORCE_GPU_ALLOW_GROWTH", raising=False)
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")  # the user's own choice
     undo = []
-    assert lsgan_mnist.prepare_backend(flags(), undo) == ["cpu:0"] and undo == []
+    assert gan_runner.prepare_backend(flags(), undo) == ["cpu:0"] and undo == []
     assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE")
-    lsgan_mnist.prepare_backend(flags(), [])
+    gan_runner.prepare_backend(flags(), [])
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
 
 
@@ -65,12 +66,12 @@ def test_tensorflow_sees_no_gpu_when_another_backend_trains(monkeypatch):
     calls = []
     monkeypatch.setattr(tf.config, "set_visible_devices", lambda devices, kind: calls.append((devices, kind)))
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    monkeypatch.setattr(lsgan_mnist, "local_devices", lambda: ["cpu:0"])
-    lsgan_mnist.prepare_backend(flags(tensorboard="logs"), [])
+    monkeypatch.setattr(gan_runner, "local_devices", lambda: ["cpu:0"])
+    gan_runner.prepare_backend(flags(tensorboard="logs"), [])
     assert calls == [([], "GPU")]
     calls.clear()
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
-    lsgan_mnist.prepare_backend(flags(tensorboard="logs"), [])
+    gan_runner.prepare_backend(flags(tensorboard="logs"), [])
     assert calls == []  # TensorFlow's own run keeps its GPU
 
 

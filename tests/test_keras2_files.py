@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import evaluate
+import gan_runner
 import generate
 import keras
 from conftest import ROOT, run_cli
@@ -36,7 +37,7 @@ def sha256(path):
 
 def grid_levels(images, value_range):
     """generate.py's grid as the 8-bit grey levels its PNG holds."""
-    return np.clip(generate.grid_pixels(images, value_range) * 256, 0, 255).astype("uint8")
+    return np.clip(gan_runner.grid_pixels(images, value_range) * 256, 0, 255).astype("uint8")
 
 
 def as_keras_224(source, target):

@@ -9,13 +9,14 @@ import sys
 import numpy as np
 import pytest
 
+import gan_runner
 import keras
 import lsgan_mnist
 import wgan_mnist7
 from conftest import ROOT, tiny_data
 
 SCRIPTS = {"lsgan_mnist": lsgan_mnist, "wgan_mnist7": wgan_mnist7}
-OLDER = "%d.%d.2" % (lsgan_mnist.KERAS_NEEDED[0], lsgan_mnist.KERAS_NEEDED[1] - 1)  # a release below the floor
+OLDER = "%d.%d.2" % (gan_runner.KERAS_NEEDED[0], gan_runner.KERAS_NEEDED[1] - 1)  # a release below the floor
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -59,7 +60,7 @@ def test_below_the_floor_the_command_line_stops_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, "--out", str(out), "--max-steps", "1"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert result.returncode == 2
-    need = "%d.%d" % lsgan_mnist.KERAS_NEEDED
+    need = "%d.%d" % gan_runner.KERAS_NEEDED
     expected = f"lsgan_mnist.py: error: needs Keras {need} or newer, not {OLDER}: pip install --upgrade 'keras>={need}'"
     lines = result.stderr.strip().splitlines()  # TensorFlow's own start-up lines come first, and vary by release
     assert lines[-1] == expected and [line for line in lines if line.startswith("lsgan_mnist")] == [expected]
@@ -90,4 +91,4 @@ def test_the_requirements_floor_is_the_scripts_floor():
 
     with open(os.path.join(ROOT, "requirements.txt"), encoding="utf-8") as f:
         floor = re.search(r"^keras>=(\d+)\.(\d+)\s", f.read(), re.M)
-    assert floor and tuple(int(n) for n in floor.groups()) == lsgan_mnist.KERAS_NEEDED
+    assert floor and tuple(int(n) for n in floor.groups()) == gan_runner.KERAS_NEEDED

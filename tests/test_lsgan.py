@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+import gan_runner
 import keras
 import lsgan_mnist
 from conftest import ROOT, run_cli
@@ -148,7 +149,7 @@ def test_interrupted_save_leaves_the_previous_file_and_no_partial_file(tmp_path)
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        lsgan_mnist.save_atomically(str(target), write_then_die)
+        gan_runner.save_atomically(str(target), write_then_die)
     assert os.listdir(tmp_path) == ["model_000001.h5"]
     assert target.read_bytes() == b"previous complete version"
 

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+import gan_runner
 import keras
 import dcgan_cifar10
 import dcgan_mnist
@@ -50,7 +51,7 @@ def test_a_run_trains_in_the_policy_and_saves_a_float32_sampler(name, precision,
 @pytest.mark.parametrize("precision, loss_scaled", [("off", False), ("bfloat16", False), ("float16", True)])
 def test_only_float16_scales_the_losses_of_both_optimizers_and_the_scores_are_float32(precision, loss_scaled):
     policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(lsgan_mnist.PRECISIONS[precision])
+    keras.config.set_dtype_policy(gan_runner.PRECISIONS[precision])
     try:
         d_model = lsgan_mnist.define_discriminator()
         g_model = lsgan_mnist.define_generator(100)

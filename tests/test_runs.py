@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+import gan_runner
 import keras
 import dcgan_cifar10
 import dcgan_mnist
@@ -283,7 +284,7 @@ def test_the_default_collapse_rule_needs_200_collapsed_steps_in_a_row(name, caps
     200th in a row does, and says at which step."""
     script = SCRIPTS[name]
     collapsed, healthy = COLLAPSED[name]
-    guard, model = script.CollapseGuard(), keras.Sequential()
+    guard, model = gan_runner.CollapseGuard(script), keras.Sequential()
     guard.set_model(model)
     guard.set_params({"steps": 1000})
     model.stop_training = False
@@ -352,9 +353,9 @@ ACCEPTED_CHANGED = {"epochs", "steps", "max_steps", "save_every", "out", "overwr
 def test_every_flag_is_on_one_side_of_resume(name):
     """Each flag either may change on --resume (ACCEPTED_CHANGED) or is in what the checkpoint records."""
     script = SCRIPTS[name]
-    args = script.parse_args([])
-    recorded = script.resume_settings(args, np.zeros((10, 28, 28, 1), "float32"))
-    assert set(script.RESUME_MAY_CHANGE) == ACCEPTED_CHANGED
+    args = gan_runner.parse_args(script, [])
+    recorded = gan_runner.resume_settings(args, np.zeros((10, 28, 28, 1), "float32"))
+    assert set(gan_runner.RESUME_MAY_CHANGE) == ACCEPTED_CHANGED
     for flag in vars(args):
         assert (flag in ACCEPTED_CHANGED) != (flag in recorded), flag
     assert "data" in recorded

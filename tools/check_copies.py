@@ -1,21 +1,22 @@
-"""Check that the code the scripts share is the same everywhere, as lsgan_mnist.py has it.
+"""Check that the code the training scripts copy is the same everywhere as in its original.
 
-Two kinds of declared copy:
-- In each training script, everything from the line that starts with SHARED_RULE to the end
-  of the file is a copy of lsgan_mnist.py's, line for line.
-- Elsewhere, a copy of one definition is marked on the line above it (above its decorators),
-  as the transformers library marks its copies:
+Each training script is standalone for its tutorial, so it keeps its own copies of what its
+tutorial calls: tutorial pieces written once in lsgan_mnist.py (the Composite model, the sampling
+helpers, ...) and the few helpers whose originals are in gan_runner.py (per_batch, the atomic
+saves, the grid picture). A copy is marked on the line above it (above its decorators), as the
+transformers library marks its copies:
 
-      # Copied from lsgan_mnist.NAME
-      # Copied from lsgan_mnist.NAME with old->new, other->another
+    # Copied from lsgan_mnist.NAME
+    # Copied from gan_runner.NAME with old->new, other->another
 
-  NAME is a top-level function, class or constant of lsgan_mnist.py. The copy must equal it,
-  once each `old` is replaced by its `new`, in order. A function or class that equals
-  lsgan_mnist.py's of the same name without saying so is reported too: copies nobody declared
-  drift unseen. (Constants are hyperparameters: equal by the tutorials' choice, not copies.)
+NAME is a top-level function, class or constant of that module. The copy must equal it, once
+each `old` is replaced by its `new`, in order. A function or class that equals an original of the
+same name without saying so is reported too: copies nobody declared drift unseen. (Constants are
+hyperparameters: equal by the tutorials' choice, not copies.) Everything else a script needs is
+imported from gan_runner.py, which generate.py and evaluate.py import too, so they keep no copies.
 
     python tools/check_copies.py           # report every copy that drifted; exit status 1 if any
-    python tools/check_copies.py --fix     # rewrite the drifted copies from lsgan_mnist.py
+    python tools/check_copies.py --fix     # rewrite the drifted copies from their originals
 """
 
 import argparse
@@ -25,11 +26,10 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORIGINAL = "lsgan_mnist.py"
-SCRIPTS = ("wgan_mnist7.py", "dcgan_mnist.py", "dcgan_cifar10.py")
-OTHERS = ("generate.py",)
-SHARED_RULE = "# ---- From here on, the same in every script"
-MARKER = re.compile(r"^# Copied from lsgan_mnist\.(\w+)(?: with (.+))?$")
+ORIGINALS = ("lsgan_mnist", "gan_runner")  # the modules copies are made from
+SCRIPTS = ("lsgan_mnist.py", "wgan_mnist7.py", "dcgan_mnist.py", "dcgan_cifar10.py")
+OTHERS = ("generate.py", "evaluate.py")  # they import from gan_runner.py: any copy is reported
+MARKER = re.compile(r"^# Copied from (\w+)\.(\w+)(?: with (.+))?$")
 
 
 def definitions(lines):
@@ -56,60 +56,73 @@ def replacements(text):
     return [(old.strip(), new.strip()) for old, new in pairs]
 
 
-def shared_part(lines):
-    """The index of the SHARED_RULE line, or None."""
-    return next((k for k, line in enumerate(lines) if line.startswith(SHARED_RULE)), None)
+def read(root, module):
+    with open(os.path.join(root, module + ".py"), encoding="utf-8") as f:
+        lines = f.readlines()
+    return lines, definitions(lines)
 
 
 def check(root=ROOT, fix=False):
     """Problems found, as lines 'file:line: what'; with fix, the drifted copies are rewritten."""
-    with open(os.path.join(root, ORIGINAL), encoding="utf-8") as f:
-        original = f.readlines()
-    sources, original_rule = definitions(original), shared_part(original)
+    originals = {module: read(root, module) for module in ORIGINALS}
     problems = []
     for name in SCRIPTS + OTHERS:
-        path = os.path.join(root, name)
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
-        rule = shared_part(lines)
+        module = name[:-3]
+        lines, spans = read(root, module)
         edits = []
-        if name in SCRIPTS and rule is None:
-            problems.append(f"{name}: no line starting with {SHARED_RULE!r}")
-        elif name in SCRIPTS and lines[rule:] != original[original_rule:]:
-            changed = next((k for k, (a, b) in enumerate(zip(lines[rule:], original[original_rule:])) if a != b),
-                           min(len(lines) - rule, len(original) - original_rule))
-            problems.append(f"{name}:{rule + changed + 1}: the shared part differs from lsgan_mnist.py's "
-                            f"(its line {original_rule + changed + 1})")
-            edits.append((rule, len(lines) - 1, "".join(original[original_rule:])))
-        for copy, (first, last) in definitions(lines).items():
+        for copy, (first, last) in spans.items():
             marker = MARKER.match(lines[first - 1].strip()) if first else None
             if marker is None:
-                if copy in sources and not copy.isupper() and (rule is None or first < rule) and "".join(
-                        lines[first : last + 1]) == "".join(original[sources[copy][0] : sources[copy][1] + 1]):
-                    problems.append(f"{name}:{first + 1}: {copy} is a copy of lsgan_mnist.{copy}; declare it")
+                for source in reversed(ORIGINALS):  # gan_runner first: lsgan_mnist.py copies some of its originals
+                    source_lines, sources = originals[source]
+                    if source != module and copy in sources and not copy.isupper() and "".join(
+                            lines[first : last + 1]) == "".join(source_lines[sources[copy][0] : sources[copy][1] + 1]):
+                        problems.append(f"{name}:{first + 1}: {copy} is a copy of {source}.{copy}; declare it")
+                        break
                 continue
-            source = marker.group(1)
-            if source not in sources:
-                problems.append(f"{name}:{first}: lsgan_mnist.py has no {source}")
+            source, original = marker.group(1), marker.group(2)
+            if name in OTHERS:
+                problems.append(f"{name}:{first + 1}: {copy}: import it from {source}.py instead of copying it")
                 continue
-            start, end = sources[source]
-            expected = "".join(original[start : end + 1])
-            for old, new in replacements(marker.group(2)):
+            if source not in originals or source == module:
+                problems.append(f"{name}:{first}: copies are made from {' or '.join(ORIGINALS)}, not {source}")
+                continue
+            source_lines, sources = originals[source]
+            if original not in sources:
+                problems.append(f"{name}:{first}: {source}.py has no {original}")
+                continue
+            start, end = sources[original]
+            expected = "".join(source_lines[start : end + 1])
+            for old, new in replacements(marker.group(3)):
                 expected = expected.replace(old, new)
             if "".join(lines[first : last + 1]) != expected:
-                problems.append(f"{name}:{first + 1}: {copy} differs from lsgan_mnist.{source}")
+                problems.append(f"{name}:{first + 1}: {copy} differs from {source}.{original}")
                 edits.append((first, last, expected))
         if fix and edits:
             for first, last, expected in sorted(edits, reverse=True):
                 lines[first : last + 1] = [expected]
-            with open(path, "w", encoding="utf-8") as f:
+            with open(os.path.join(root, name), "w", encoding="utf-8") as f:
                 f.writelines(lines)
     return problems
 
 
+def identical_lines(root=ROOT):
+    """{script: lines of its top-level functions and classes identical to one of another script}: what
+    the scripts repeat of each other, declared copies included (the issue's measure, counted with ast)."""
+    found = {}
+    for name in SCRIPTS:
+        lines, spans = read(root, name[:-3])
+        tree = ast.parse("".join(lines)).body
+        found[name] = {"".join(lines[spans[n.name][0] : spans[n.name][1] + 1]): spans[n.name][1] - spans[n.name][0] + 1
+                       for n in tree if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    return {name: sum(size for text, size in mine.items() if any(text in found[other] for other in found
+                                                                  if other != name))
+            for name, mine in found.items()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--fix", action="store_true", help="rewrite each drifted copy from lsgan_mnist.py")
+    p.add_argument("--fix", action="store_true", help="rewrite each drifted copy from its original")
     p.add_argument("--root", default=ROOT, help="the project's folder")
     args = p.parse_args(argv)
     problems = check(args.root, fix=args.fix)
@@ -119,7 +132,9 @@ def main(argv=None):
         left = check(args.root)
         print(f"rewrote {len(problems) - len(left)} copies" + (f"; {len(left)} problems left" if left else ""))
         return 1 if left else 0
-    print(f"{len(problems)} problems" if problems else "every copy is the same as lsgan_mnist.py's")
+    print(f"{len(problems)} problems" if problems else "every copy is the same as its original")
+    for name, size in identical_lines(args.root).items():
+        print(f"{name}: {size} lines of functions and classes identical to another script's")
     return 1 if problems else 0
 
 

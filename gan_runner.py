@@ -1,0 +1,638 @@
+"""The run machinery of the four training scripts, written once: what a script's command line does
+around its tutorial's train(). Each script hands itself over (`gan_runner.main(globals(), argv)`):
+
+- the flags every script has, after the script's own (parse_args);
+- backend, devices, seeds and --data-parallel (prepare_backend);
+- the checkpoint and --resume, with what a resumed run must keep (Checkpoint, resume_settings);
+- the progress bar, Ctrl-C, the collapse guard and its restarts, TensorBoard, --eval-every's wiring;
+- run.json, the --out checks, exit statuses and the last lines printed (main, train_from_flags);
+- the file helpers generate.py and evaluate.py share (save_atomically, grid_pixels, Parser, ...).
+
+What a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN"):
+
+    SCRIPT, ABOUT, OUT_DIR        its file name, its --help line, the default --out
+    DATASET, DATA_KEYS            the data set's name, the arrays an .npz must hold
+    LATENT_DIM, LATENT_DISTRIBUTION, OUTPUT_RANGE, LOSSES
+                                  the latent space, the generator's output range, a step's loss names
+    COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE, looks_collapsed(logs, threshold)
+    EVAL_UNIT, EVAL_METRIC, define_scorer(args)      --eval-every
+    add_flags(parser), MIN_BATCH_SIZE (optional)     its own flags, before the ones every script has
+    load_data(args, path)         the training images from its tutorial's loader, given the .npz path (None:
+                                  Keras' download) and the flags; if absent, load_real_samples(path)
+    define_run(args) -> ((g_model, d_model, gan_model), train()'s keywords)
+    train(...), generate_latent_points(...)          its tutorial's
+
+The way is one-directional: a script imports this module, which imports no script and calls only
+what the script handed over.
+"""
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+import numpy as np
+import keras
+from matplotlib.image import imsave
+
+CHECKPOINT = "checkpoint.npz"
+KERAS = tuple(int(part) for part in keras.__version__.split(".")[:2])  # (major, minor)
+KERAS_NEEDED = (3, 8)  # the oldest Keras the tests pass on (README: "Which Keras")
+NO_GPU = '; no GPU visible, so this is slow: README, "On a GPU"'
+PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
+OUTPUT_RANGE = (-1.0, 1.0)  # tanh's: the grids' default
+# Flags that only lengthen, watch or place a run: --resume takes them changed. Every other flag
+# (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
+RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
+                     "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
+                     "restart_on_collapse", "seed", "data_parallel")
+
+
+class Script:
+    """A training script's globals (or its module), read when used: a test may have patched one since."""
+
+    def __init__(self, names):
+        self.names = names.names if isinstance(names, Script) else names if isinstance(names, dict) else vars(names)
+
+    def __getattr__(self, name):
+        try:
+            return self.names[name]
+        except KeyError:
+            raise AttributeError(f"{self.names.get('SCRIPT', 'the script')} has no {name}") from None
+
+
+# ---- main: the flags read, the backend prepared, the run, its last words -------------------------
+def main(names, argv=None):
+    """Train the script whose globals() (or module) are `names`, as its command line asks. Exit status: 0 done,
+    1 writing failed, 2 bad input, 3 stopped by a NaN or a collapse, 130 interrupted (it prints the
+    command that resumes the run)."""
+    script = Script(names)
+    args = parse_args(script, argv)
+    if KERAS < KERAS_NEEDED:  # before anything trains: untested, and the losses recorded could be wrong
+        need = "%d.%d" % KERAS_NEEDED
+        return fail(script, f"needs Keras {need} or newer, not {keras.__version__}: "
+                            f"pip install --upgrade 'keras>={need}'", 2)
+    policy, undo = keras.config.dtype_policy(), []
+    try:
+        try:
+            check_out_dir(args.out, args.overwrite, args.resume)
+            devices = prepare_backend(args, undo)  # before anything touches the backend
+            scorer = script.define_scorer(args) if args.eval_every else None  # before the seed: it may train
+        except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
+            return fail(script, err, 2)
+        if args.seed is not None:  # the same losses, run after run, on one machine and backend
+            keras.utils.set_random_seed(args.seed)
+        keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
+        on_gpu = any(device.startswith(("gpu", "tpu", "mps")) for device in devices)
+        print(f"{script.SCRIPT}: training on {', '.join(devices)} ({keras.backend.backend()}, dtype policy "
+              f"{keras.config.dtype_policy().name})" + ("" if on_gpu else NO_GPU))
+        return train_from_flags(script, args, argv, scorer, devices)
+    finally:  # as it was: a notebook's next models are its own business
+        keras.config.set_dtype_policy(policy)
+        for step in reversed(undo):
+            step()
+
+
+def train_from_flags(script, args, argv, scorer, devices):
+    """main(), once the flags are read: the data, the models, the callbacks, the run, its last words."""
+    try:
+        dataset = read_data(script, args)
+        models, train_args = script.define_run(args)
+    except ValueError as err:
+        return fail(script, err, 2)
+    settings = resume_settings(args, dataset)
+    guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse)
+    checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
+    signals = StopOnSignal()
+    # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
+    callbacks = [StepProgbar(), keras.callbacks.TerminateOnNaN(), guard, signals]
+    if scorer is not None:
+        callbacks.append(scorer.callback(models[0], args.out, args.eval_every, script.EVAL_UNIT, checkpoint.scores,
+                                         save_model, script.OUTPUT_RANGE, script.LATENT_DISTRIBUTION))
+    if args.tensorboard:
+        callbacks.append(TensorBoard(args.tensorboard, models[0], fixed_latent_points(script, args.latent_dim),
+                                     script.OUTPUT_RANGE))
+    verbose = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2  # to a log file: a line an epoch
+    try:
+        if args.resume:
+            checkpoint.restore()
+        os.makedirs(args.out, exist_ok=True)
+        write_run_info(script, args.out, args.latent_dim, mixed_precision=args.mixed_precision, devices=devices,
+                       **train_args)
+        for restart in range(args.restart_on_collapse + 1):
+            if restart:
+                checkpoint.restore()
+                seed = int(np.random.randint(2**31 - 1000)) + restart
+                keras.utils.set_random_seed(seed)
+                print(f"restarting from the checkpoint at step {checkpoint.saved_step} with seed {seed} "
+                      f"(restart {restart} of {args.restart_on_collapse})")
+            script.train(*models, dataset, args.latent_dim, callbacks=callbacks + [checkpoint],
+                         history=checkpoint.history, out_dir=args.out, verbose=verbose, **train_args)
+            if not guard.collapsed:
+                break
+    except ValueError as err:  # a checkpoint that does not fit
+        return fail(script, err, 2)
+    except OSError as err:  # disk full, folder gone or read-only: every file is whole (atomic saves)
+        return fail(script, f"writing to {args.out} failed ({err.strerror or err}); the files written before "
+                            "are intact", 1)
+    history, last, losses = checkpoint.history, checkpoint.saved_step, script.LOSSES
+    step, total = len(history[losses[0]]), checkpoint.params["total_steps"]
+    if signals.received and step < total:
+        print(f"interrupted at step {step} of {total}; checkpoint at step {last} in {checkpoint.path}")
+        words = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--resume", "--overwrite")]
+        print(f"resume with: python {script.SCRIPT} {shlex.join(words + ['--resume'])}")
+        return 130
+    broken = [f"{history[name][-1]} ({name})" for name in losses if step and not np.isfinite(history[name][-1])]
+    if broken:
+        print(f"step {step}: a loss is {broken[0]}: stopping. The last good checkpoint (step {last}) and the "
+              "generators saved up to it are kept.")
+        return 3
+    if guard.collapsed:
+        print(f"stopping; the last good checkpoint (step {last}) is kept "
+              "(--no-stop-on-collapse carries on, --restart-on-collapse K restarts)")
+        return 3
+    print(f"outputs in {args.out}")
+    return 0
+
+
+def fail(script, message, status):
+    print(f"{script.SCRIPT}: error: {message}", file=sys.stderr)
+    return status
+
+
+# ---- The flags ---------------------------------------------------------------------------------
+def parse_args(script, argv=None):
+    """The script's own flags (add_flags), then the ones every script has."""
+    script = Script(script)
+    p = Parser(prog=script.SCRIPT, description=script.ABOUT, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    script.add_flags(p)
+    add_run_flags(p, script)
+    args = p.parse_args(argv)
+    if args.batch_size < script.names.get("MIN_BATCH_SIZE", 1):
+        p.error(f"argument --batch-size: must be at least {script.MIN_BATCH_SIZE} (half real, half generated)")
+    return args
+
+
+def add_run_flags(p, script):
+    """The flags every script has, after its own."""
+    p.add_argument("--latent-dim", type=positive, default=script.LATENT_DIM, help="size of the latent space")
+    p.add_argument("--data", default=None, help=f"local .npz with {' and '.join(script.DATA_KEYS)}; default: download "
+                                                 f"{script.DATASET} through Keras")
+    p.add_argument("--out", default=script.OUT_DIR, help="folder for grids, generators, history and loss plot")
+    p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default="off",
+                   help="compute in bfloat16 or float16, keeping the weights (and the layers a loss reads) in float32; "
+                        "float16 scales the losses")
+    p.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that already holds a run")
+    p.add_argument("--data-parallel", action="store_true",
+                   help="split each batch over every local GPU (keras.distribution.DataParallel; KERAS_BACKEND=jax)")
+    p.add_argument("--eval-every", type=positive, default=None, metavar="N",
+                   help=f"every N {script.EVAL_UNIT}, save the generator and score it with evaluate.py's "
+                        f"{script.EVAL_METRIC} (eval_history.csv; the best is named at the end); off unless given")
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write every step's losses and, each epoch, a grid of samples for TensorBoard to DIR")
+    p.add_argument("--resume", action="store_true",
+                   help=f"continue the run in --out from its {CHECKPOINT} (give the flags it was started with)")
+    p.add_argument("--stop-on-collapse", action=argparse.BooleanOptionalAction, default=True,
+                   help="stop (or restart, see --restart-on-collapse) on a likely collapse; a NaN loss always stops")
+    p.add_argument("--collapse-window", type=positive, default=script.COLLAPSE_WINDOW,
+                   help="steps in a row that must look collapsed")
+    p.add_argument("--collapse-threshold", type=positive_float, default=script.COLLAPSE_THRESHOLD,
+                   help="a likely collapse: " + script.COLLAPSE_RULE.format("this"))
+    p.add_argument("--restart-on-collapse", type=non_negative, default=0, metavar="K",
+                   help="on a likely collapse, restore the last good checkpoint and go on with a new seed, "
+                        "at most K times")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+# ---- Backend, devices, seeds -------------------------------------------------------------------
+def share_gpu_memory():
+    """GPU memory taken as needed, not mapped whole, so that several runs (or evaluate.py's PyTorch)
+    share a GPU: TensorFlow's memory growth, JAX without preallocation. Read when the framework first
+    touches the GPU, which importing Keras does not do; a variable the user set wins."""
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def prepare_backend(args, undo):
+    """What a GPU run needs, set before any model is built (README: "On a GPU"): GPU memory as
+    needed (share_gpu_memory). Under another backend, TensorFlow (--tensorboard's writer) sees no GPU.
+    --seed: the backend's deterministic kernels. --data-parallel: keras.distribution's DataParallel
+    over every local device (JAX only). Returns the devices the run trains on; what main() must undo
+    when it returns goes into `undo`. ValueError: a flag the backend cannot honour."""
+    share_gpu_memory()
+    backend = keras.backend.backend()
+    if args.data_parallel and backend != "jax":
+        raise ValueError(f"--data-parallel: Keras splits batches over devices under JAX only (keras.distribution), "
+                         f"not {backend}: run with KERAS_BACKEND=jax")
+    if backend != "tensorflow" and args.tensorboard:
+        import tensorflow as tf
+
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # it started before this run, in this process
+            print("TensorFlow was started before this run: it keeps the GPUs it has (and their memory)")
+    if args.seed is not None:
+        undo += deterministic_kernels(backend)
+    devices = local_devices()
+    if not args.data_parallel:
+        return devices[:1]  # one device, the framework's default
+    for size in (args.batch_size, args.batch_size // 2):  # the generator's updates; the discriminator's
+        if size % len(devices):
+            raise ValueError(f"--data-parallel: a batch of {size} (--batch-size {args.batch_size}) does not split "
+                             f"over {len(devices)} devices: give a --batch-size whose half divides by {len(devices)}")
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    undo.append(lambda: keras.distribution.set_distribution(previous))
+    return devices
+
+
+def local_devices():
+    """The devices the backend computes on, as Keras names them ("gpu:0"): its accelerators, else the CPU."""
+    if keras.backend.backend() != "torch":  # keras.distribution.list_devices(): JAX and TensorFlow
+        return keras.distribution.list_devices()
+    import torch
+
+    if torch.cuda.is_available():
+        return [f"gpu:{k}" for k in range(torch.cuda.device_count())]
+    return ["mps:0"] if torch.backends.mps.is_available() else ["cpu:0"]
+
+
+def deterministic_kernels(backend):
+    """--seed: the backend's deterministic kernels (README: what --seed guarantees); returns the
+    undos. TensorFlow's op determinism and JAX's XLA flag stay for the process: neither can be
+    switched off once on."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        return []
+    if backend == "jax":
+        flag = "--xla_gpu_deterministic_ops=true"  # read when JAX starts its backends
+        if flag not in os.environ.get("XLA_FLAGS", ""):
+            try:  # JAX has no public way to ask whether it started
+                from jax._src import xla_bridge
+
+                started = xla_bridge.backends_are_initialized()
+            except (ImportError, AttributeError):
+                started = False
+            if started:
+                print(f"--seed: JAX started before this run, too late for XLA_FLAGS={flag}: on a GPU, runs may differ")
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+        return []
+    import torch
+
+    if torch.cuda.is_initialized() and "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+        print("--seed: CUDA started before this run, too late for CUBLAS_WORKSPACE_CONFIG: on a GPU, runs may differ")
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic workspace
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+
+    def restore():
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]
+
+    return [restore]
+
+
+# ---- The data, --out and run.json --------------------------------------------------------------
+def read_data(script, args):
+    """The training images, from the script's load_data(args, path), else its load_real_samples(path);
+    or a ValueError of one line: --data missing, not an .npz with the script's DATA_KEYS, or less than
+    a batch; or, without --data, Keras' download failing (no network)."""
+    if args.data is not None and not os.path.isfile(args.data):
+        raise ValueError(f"{args.data}: no such data file")
+    try:
+        if args.data is not None:
+            with np.load(args.data, allow_pickle=False) as data:
+                missing = [key for key in script.DATA_KEYS if key not in data.files]
+            if missing:
+                raise ValueError(f"{args.data}: no {missing[0]} array (it has: {', '.join(data.files)})")
+        if "load_data" in script.names:
+            dataset = script.load_data(args, args.data)
+        else:
+            dataset = script.load_real_samples(args.data)
+    except ValueError:
+        raise
+    except Exception as err:  # zipfile, OSError, pickle: not a readable .npz; Keras' download raises Exception
+        if args.data is not None:
+            raise ValueError(f"{args.data}: not a readable .npz file ({err})") from None
+        raise ValueError(f"could not download {script.DATASET} through Keras ({err}); give a local copy with "
+                         "--data PATH")
+    if len(dataset) < args.batch_size:
+        raise ValueError(f"{args.data}: {len(dataset)} images, fewer than one batch of {args.batch_size}")
+    return dataset
+
+
+def check_out_dir(out_dir, overwrite=False, resume=False):
+    """Refuse a folder that cannot be written to, or that holds a run (unless told to overwrite or
+    resume it), before anything is written."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {out_dir}: exists and is not a folder")
+    if resume and not os.path.isfile(os.path.join(out_dir, CHECKPOINT)):
+        raise ValueError(f"--out {out_dir}: no {CHECKPOINT} to resume from")
+    existing = os.path.abspath(out_dir)
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    probe = os.path.join(existing, f".{os.getpid()}.write-test")
+    try:
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as err:
+        raise ValueError(f"--out {out_dir}: cannot write in {existing} ({err.strerror or err})") from None
+    outputs = ("run.json", "history.csv", "plot_line_plot_loss.png", "eval_history.csv", CHECKPOINT)
+    names = os.listdir(out_dir) if os.path.isdir(out_dir) and not (overwrite or resume) else []
+    if any(n in outputs or n.startswith(("model_", "critic_", "generated_plot_")) for n in names):
+        raise ValueError(f"--out {out_dir}: already holds a run; choose another folder, pass --resume to "
+                         "continue it or --overwrite to replace it")
+
+
+def write_run_info(script, out_dir, latent_dim, **settings):
+    """run.json: how to sample the generators saved in out_dir (generate.py reads it)."""
+    info = dict(script=script.SCRIPT, latent_dim=latent_dim, latent_distribution=script.LATENT_DISTRIBUTION,
+                output_range=list(script.OUTPUT_RANGE), keras_version=keras.__version__,
+                backend=keras.backend.backend())
+    text = json.dumps(dict(info, **settings), indent=2) + "\n"
+    save_atomically(os.path.join(out_dir, "run.json"), lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
+
+
+def resume_settings(args, dataset):
+    """What --resume must find unchanged: every flag but RESUME_MAY_CHANGE's, and the data itself
+    (a fingerprint of the training images, not the --data path)."""
+    settings = {key: value for key, value in vars(args).items() if key not in RESUME_MAY_CHANGE}
+    step = max(1, len(dataset) // 4096)  # about 4,096 images: quick, and any other data set differs in them
+    sample = np.ascontiguousarray(dataset[::step], dtype="float32")
+    settings["data"] = f"{len(dataset)} images, sha1 {hashlib.sha1(sample.tobytes()).hexdigest()[:16]}"
+    return settings
+
+
+# ---- Callbacks: checkpoint, progress bar, signals, collapse, TensorBoard ------------------------
+class Checkpoint(keras.callbacks.Callback):
+    """checkpoint.npz: every variable of both models (BatchNorm statistics, dropout seeds) and of
+    both optimizers, the losses so far, the --eval-every scores and NumPy's random state. Written
+    at the start and at each epoch's end, also when a callback stops the run, but only while the
+    run looks healthy (no NaN, no collapse suspected): it is always the last good one."""
+
+    def __init__(self, path, models, settings, guard, losses):
+        super().__init__()
+        self.path, self.models, self.settings, self.guard, self.losses = path, models, settings, guard, losses
+        self.history, self.scores, self.saved_step = {name: [] for name in losses}, [], None
+
+    def variables(self):
+        g_model, d_model, gan_model = self.models
+        for model in (d_model, gan_model):
+            if not model.optimizer.built:  # it has not stepped yet
+                model.optimizer.build(model.trainable_variables)
+        return g_model.variables + d_model.variables + d_model.optimizer.variables + gan_model.optimizer.variables
+
+    def save(self):
+        values = [keras.ops.convert_to_numpy(v) for v in self.variables()]
+        rng = np.random.get_state()  # (name, keys, position, has_gauss, gauss)
+        state = dict(step=len(self.history[self.losses[0]]), history=self.history, scores=self.scores,
+                     settings=self.settings, numpy_rng=[rng[0], int(rng[2]), int(rng[3]), float(rng[4])])
+        save_atomically(self.path, lambda tmp: np.savez(tmp, *values, state=json.dumps(state), rng_keys=rng[1]))
+        self.saved_step = state["step"]
+
+    def restore(self):
+        """Back to the checkpoint, in place (--resume, or a restart after a collapse). ValueError if
+        it is unreadable, or was made with other settings or models."""
+        try:
+            with np.load(self.path, allow_pickle=False) as saved:
+                values = [saved[f"arr_{k}"] for k in range(len(saved.files) - 2)]
+                state, rng_keys = json.loads(str(saved["state"])), saved["rng_keys"]
+        except Exception as err:  # zipfile, OSError, JSON, a missing array: not a checkpoint
+            raise ValueError(f"{self.path}: not a readable checkpoint ({err})") from None
+        for key, value in self.settings.items():
+            saved = state["settings"].get(key, value)  # a key an older checkpoint lacks: not checked
+            if saved != value:
+                flag = "the data (--data)" if key == "data" else f"--{key.replace('_', '-')} {saved}"
+                raise ValueError(f"{self.path}: made with {flag}, not {value}: resume with the flags and data the "
+                                 "run was started with")
+        variables = self.variables()
+        if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
+            raise ValueError(f"{self.path}: does not fit these models: resume with the flags the run was started with")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        np.random.set_state((state["numpy_rng"][0], rng_keys, *state["numpy_rng"][1:]))
+        self.history.update(state["history"])
+        self.scores[:], self.saved_step = state["scores"], state["step"]
+        folder = os.path.dirname(self.path) or "."
+        for name in os.listdir(folder):  # temporary files of a run killed while saving
+            if name.startswith(".") and ".partial." in name:
+                os.remove(os.path.join(folder, name))
+
+    def on_train_begin(self, logs=None):
+        step, total = len(self.history[self.losses[0]]), self.params["total_steps"]
+        folder = os.path.dirname(self.path)
+        if self.saved_step is None:
+            self.save()
+        elif step >= total:
+            print(f"the run in {folder} is already finished ({step} of {total} steps)")
+        else:
+            print(f"resuming the run in {folder} at step {step} of {total}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if np.isfinite(logs["loss"]) and self.guard.streak == 0:
+            self.save()
+
+
+class StepProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting the steps this run makes in each epoch: a resumed epoch, the last
+    partial one and a --max-steps run show their own step count and time per step (Keras' bar counts
+    every epoch whole, from batch 0)."""
+
+    def set_params(self, params):
+        super().set_params(params)  # Keras' keeps only what its bar needs
+        self.steps, self.total_steps = params["steps"], params["total_steps"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self.epoch, self.first = epoch, None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.first is None:  # the epoch's first step here: 0, or where a resumed run goes on
+            self.first = batch
+            self.target = self.progbar.target = min(self.steps, self.total_steps - self.epoch * self.steps) - batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch - self.first, logs)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ctrl-C (SIGINT) or SIGTERM stops the run after the current step, with its checkpoint; a
+    second Ctrl-C stops it at once. Only in the main thread, where Python takes signals."""
+
+    def on_train_begin(self, logs=None):
+        self.received, self.previous = None, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self.request)
+
+    def request(self, signum, frame):
+        if self.received == signal.SIGINT == signum:
+            self.on_train_end()
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+
+class CollapseGuard(keras.callbacks.Callback):
+    """A likely collapse: `window` steps in a row that look collapsed (the script's looks_collapsed).
+    It is reported; with `stop` the run stops there, and main may restart it from the checkpoint."""
+
+    def __init__(self, script, window=None, threshold=None, stop=True):
+        super().__init__()
+        script = Script(script)
+        self.looks_collapsed, self.rule = script.looks_collapsed, script.COLLAPSE_RULE
+        self.window = window or script.COLLAPSE_WINDOW
+        self.threshold, self.stop = threshold or script.COLLAPSE_THRESHOLD, stop
+
+    def on_train_begin(self, logs=None):
+        self.streak, self.collapsed = 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.streak = self.streak + 1 if self.looks_collapsed(logs, self.threshold) else 0
+        if self.streak == self.window:
+            step, rule = self.epoch * self.params["steps"] + batch + 1, self.rule.format(f"{self.threshold:g}")
+            print(f"step {step}: likely collapse ({rule} for {self.window} steps in a row)")
+            if self.stop:
+                self.collapsed = self.model.stop_training = True
+
+
+def fixed_latent_points(script, latent_dim, n=100):
+    """n latent points drawn as training draws its own, from seed 0, leaving its random state alone."""
+    rng = np.random.get_state()
+    np.random.seed(0)
+    z = script.generate_latent_points(latent_dim, n)
+    np.random.set_state(rng)
+    return z
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """--tensorboard DIR: Keras' TensorBoard callback with every step's losses, counted from the
+    run's start also after --resume, and after each epoch the generator's samples of fixed latent
+    points z as one grid (its images in value_range), so that one watches the same samples improve."""
+
+    def __init__(self, log_dir, g_model, z, value_range=OUTPUT_RANGE):
+        super().__init__(log_dir, update_freq="batch", write_graph=False)
+        self.g_model, self.z, self.value_range = g_model, z, value_range
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        super().on_epoch_begin(epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch = self.epoch * self.params["steps"] + batch  # Keras counts from 0 in each call
+        super().on_train_batch_begin(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if not self.model.stop_training:
+            pixels = grid_pixels(np.asarray(self.g_model.predict_on_batch(self.z)), self.value_range)
+            image = pixels.reshape((1, *pixels.shape[:2], -1))  # batch, height, width, channels
+            with self._train_writer.as_default():
+                self.summary.image("generated", image, step=self._global_train_batch)
+
+
+# ---- What the tutorials call: per_batch, files written whole, the grid (the scripts keep copies) ----
+def per_batch(model):
+    """The model, its running means reset first where train_on_batch and test_on_batch return the
+    mean of every call since compile, not this batch's: Keras before 3.15 (keras-team/keras#22596)."""
+    if tuple(int(part) for part in keras.__version__.split(".")[:2]) < (3, 15):
+        model.reset_metrics()
+    return model
+
+
+def save_atomically(path, write):
+    """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_model(model, path):
+    """model.save() through a temporary name, without the notice Keras gives on every save in
+    the tutorials' .h5 format (it calls it legacy)."""
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)
+    try:
+        save_atomically(path, model.save)
+    finally:
+        absl_log.setLevel(level)
+
+
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
+    """grid_pixels() of the images as a PNG, written whole; returns the picture."""
+    pixels = grid_pixels(images, value_range, columns=columns)
+    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
+    return pixels
+
+
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
+    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+    cols = columns or int(np.ceil(np.sqrt(len(images))))
+    rows = -(-len(images) // cols)
+    h, w, c = images.shape[1:]
+    lo, hi = value_range
+    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
+    if c == 1:
+        images = 1.0 - images
+    grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
+    for k, image in enumerate(images):
+        row, col = divmod(k, cols)
+        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    return grid[..., 0] if c == 1 else grid
