@@ -280,9 +280,10 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# This script's own part of its command line. The run machinery the four scripts share (flags, checkpoints,
-# --resume, Ctrl-C, collapse, TensorBoard, --eval-every) is gan_runner.py's, beside this file: without it
-# (this file alone, in a notebook cell or a folder), main() trains with the defaults, as the tutorial did.
+# What is this script's own on the command line: CIFAR-10 in colour, the tutorial's extensions as flags
+# (--batchnorm, --label-smoothing, --upsampling), --save-every, its --eval-every score (InceptionV3 KID). The
+# run machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the
+# tutorial's defaults.
 import sys
 
 try:

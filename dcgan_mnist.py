@@ -278,9 +278,9 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_steps=N_STEPS, n_b
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# This script's own part of its command line. The run machinery the four scripts share (flags, checkpoints,
-# --resume, Ctrl-C, collapse, TensorBoard, --eval-every) is gan_runner.py's, beside this file: without it
-# (this file alone, in a notebook cell or a folder), main() trains with the defaults, as the tutorial did.
+# What is this script's own on the command line: MNIST, a run counted in steps (--steps, --save-every), its
+# uniform latent, its collapse rule (the discriminator's loss near 0). The run machinery the four scripts
+# share is gan_runner.py's, beside this file; alone, main() trains with the tutorial's defaults.
 import sys
 
 try:

@@ -93,6 +93,9 @@ def main(names, argv=None):
         on_gpu = any(device.startswith(("gpu", "tpu", "mps")) for device in devices)
         print(f"{script.SCRIPT}: training on {', '.join(devices)} ({keras.backend.backend()}, dtype policy "
               f"{keras.config.dtype_policy().name})" + ("" if on_gpu else NO_GPU))
+        note = precision_note(args.mixed_precision, devices)
+        if note:
+            print(f"{script.SCRIPT}: {note}")
         return train_from_flags(script, args, argv, scorer, devices)
     finally:  # as it was: a notebook's next models are its own business
         keras.config.set_dtype_policy(policy)
@@ -328,6 +331,102 @@ def deterministic_kernels(backend):
         torch.backends.cudnn.benchmark = before[1]
 
     return [restore]
+
+
+# ---- Hardware: what --mixed-precision costs here ----------------------------------------------
+# A reduced precision is faster than float32 only where the hardware computes in it. CPUs: bfloat16 with
+# x86's AVX-512 BF16 or AMX (Intel from Sapphire Rapids, AMD from Zen 4) or Arm's BF16, read from the flags in
+# /proc/cpuinfo (Linux); float16 is emulated by the CPU kernels. GPUs: bfloat16 from compute capability 8.0
+# (Ampere), float16 tensor cores from 7.0 (Volta; free Colab's T4 is 7.5: float16 yes, bfloat16 no).
+CPU_BFLOAT16 = ("avx512_bf16", "amx_bf16", "bf16")
+CPU_FLAGS_SHOWN = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "bf16")
+GPU_NATIVE = {"bfloat16": (8, 0), "float16": (7, 0)}
+SLOWER = {  # docs/mixed-precision-and-speed.md has the measurements
+    ("cpu", "bfloat16"): "it is emulated, several times slower than float32 (the LSGAN step: 5x and more on an "
+                         "AVX2 CPU, measured)",
+    ("cpu", "float16"): "CPU kernels emulate float16, several times slower than float32 (the LSGAN step: 6x, "
+                        "measured); it is for GPUs",
+    ("gpu", "bfloat16"): "likely slower than float32, not faster (not measured here); float16 is the one for it",
+    ("gpu", "float16"): "likely no faster than float32 (not measured here)",
+}
+
+
+def cpu_info():
+    """(model name, set of flags) of this machine's CPU from /proc/cpuinfo, or (None, None) without one."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None, None
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name") or fields.get("Model") or fields.get("Hardware")
+    return model, set((fields.get("flags") or fields.get("Features") or "").split())
+
+
+def cpu_description():
+    """The CPU's model and those of its flags that decide what each precision costs, for device lines."""
+    model, flags = cpu_info()
+    if flags is None:
+        import platform
+
+        return f"{platform.processor() or platform.machine()} (its flags cannot be read on {platform.system()})"
+    shown = [flag for flag in CPU_FLAGS_SHOWN if flag in flags]
+    return f"{model or 'CPU'} ({', '.join(shown) or 'none of ' + ', '.join(CPU_FLAGS_SHOWN)})"
+
+
+def gpu_capability():
+    """(name, (major, minor)) of the first GPU the backend computes on, or None where it cannot be read."""
+    try:
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+            return details.get("device_name", "the GPU"), tuple(details["compute_capability"])
+        if keras.backend.backend() == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return device.device_kind, tuple(int(part) for part in str(device.compute_capability).split(".")[:2])
+        import torch
+
+        return torch.cuda.get_device_name(0), tuple(torch.cuda.get_device_capability(0))
+    except Exception:  # no such detail on this build or device (a ROCm GPU, say): unknown
+        return None
+
+
+def precision_note(precision, devices):
+    """A line when --mixed-precision `precision` will likely be slower than float32 on these devices, or
+    when that cannot be told; None when it computes natively (or "off")."""
+    if precision == "off":
+        return None
+    flag = f"--mixed-precision {precision}"
+    if devices[0].startswith("gpu"):
+        found = gpu_capability()
+        if found is None:
+            return f"{flag}: this GPU's compute capability cannot be read, so whether it computes {precision} " \
+                   "natively, and faster than float32, is unknown"
+        (name, capability), need = found, GPU_NATIVE[precision]
+        if capability >= need:
+            return None
+        return f"{flag}: {name} (compute capability {'%d.%d' % capability}) has no {precision} arithmetic " \
+               f"({'%d.%d' % need} and later have): {SLOWER['gpu', precision]}"
+    if not devices[0].startswith("cpu"):
+        return None  # TPUs and Apple GPUs: not told here
+    if precision == "float16":
+        return f"{flag} on a CPU: {SLOWER['cpu', precision]}"
+    model, flags = cpu_info()
+    if flags is None:
+        import platform
+
+        return f"{flag}: this CPU's flags cannot be read on {platform.system()}, so whether it computes {precision} " \
+               "natively, and faster than float32, is unknown"
+    if flags & set(CPU_BFLOAT16):
+        return None
+    return f"{flag}: this CPU ({model or 'model unknown'}) has no {precision} arithmetic (none of " \
+           f"{', '.join(CPU_BFLOAT16)} among its flags): {SLOWER['cpu', precision]}"
 
 
 # ---- The data, --out and run.json --------------------------------------------------------------

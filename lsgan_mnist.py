@@ -263,9 +263,10 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# This script's own part of its command line. The run machinery the four scripts share (flags, checkpoints,
-# --resume, Ctrl-C, collapse, TensorBoard, --eval-every) is gan_runner.py's, beside this file: without it
-# (this file alone, in a notebook cell or a folder), main() trains with the defaults, as the tutorial did.
+# What is this script's own on the command line: MNIST, its flags (--epochs, --batch-size, --max-steps), its
+# models from the flags, its collapse rule (both discriminator losses near 0). The run machinery the four
+# scripts share (checkpoints, --resume, Ctrl-C, TensorBoard, ...) is gan_runner.py's, beside this file;
+# without it (this file alone, in a notebook cell or a folder), main() trains with the tutorial's defaults.
 import sys
 
 try:

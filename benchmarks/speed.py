@@ -117,8 +117,15 @@ def synthetic_data(m, n=2048):
 
 
 def device_line():
-    """The backend and the devices a script trains on, as the scripts print it."""
-    return f"{keras.backend.backend()} on {', '.join(gan_runner.local_devices()[:1])}, Keras {keras.__version__}"
+    """The backend, the device a script trains on (a CPU by its model and the flags that decide each precision's
+    speed), and Keras."""
+    device = gan_runner.local_devices()[0]
+    if device.startswith("cpu"):
+        device += f" ({gan_runner.cpu_description()})"
+    elif device.startswith("gpu") and gan_runner.gpu_capability():
+        name, capability = gan_runner.gpu_capability()
+        device += f" ({name}, compute capability {'%d.%d' % capability})"
+    return f"{keras.backend.backend()} on {device}, Keras {keras.__version__}"
 
 
 def report(a):
@@ -169,8 +176,8 @@ def main(argv=None):
              "project": project_step(m, a.latent_dim, dataset, n_batch, PRECISIONS[a.mixed_precision])}
     ms = time_loops(loops, a.steps, a.rounds, a.warmup)
     tutorial, project = ms["tutorial"], ms["project"]
-    print(f"{a.script}, batch {n_batch}, {keras.backend.backend()} backend, median of {a.rounds} rounds of "
-          f"{a.steps} steps:")
+    print(f"Device: {device_line()}")
+    print(f"{a.script}, batch {n_batch}, median of {a.rounds} rounds of {a.steps} steps:")
     print(f"  the tutorial's loop (float32, trainable toggled, predict()):  {tutorial:8.1f} ms/step")
     print(f"  train_step(), {a.mixed_precision if a.mixed_precision != 'off' else 'float32':8s}                        "
           f"     {project:8.1f} ms/step")

@@ -190,7 +190,7 @@ def test_the_gpu_report_smoke_run_prints_its_table():
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Device: tensorflow on cpu:0")
+    assert lines[0].startswith(f"Device: tensorflow on cpu:0 ({gan_runner.cpu_description()}), Keras ")
     rows = [line for line in lines if line.startswith("| ") and "ms" in line and "---" not in line]
     assert [row.split(" | ")[0] for row in rows] == [f"| {name}" for name in
                                                      ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10")]

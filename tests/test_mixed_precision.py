@@ -4,6 +4,7 @@ and evaluate.py, run.json records the policy, a checkpoint refuses another one, 
 set for a run does not outlive it. (freeze_checks.py runs once more in mixed_bfloat16.)"""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -109,3 +110,49 @@ def test_evaluate_scores_a_generator_saved_in_bfloat16(tmp_path, capsys):
     g_model = generate.load_generator(str(out / "model_000002.h5"))
     batch = next(evaluate.batches_of_generated(g_model, 10, (-1.0, 1.0), "normal"))
     assert batch.dtype == np.float32 and batch.shape == (10, 28, 28, 1) and 0 <= batch.min() <= batch.max() <= 1
+
+
+@pytest.mark.parametrize("flags, said", [({"avx2", "fma", "avx512f"}, True), ({"avx2", "avx512f", "avx512_bf16"}, False),
+                                         ({"avx2", "amx_bf16"}, False)])
+def test_bfloat16_on_a_cpu_without_bfloat16_arithmetic_says_so_at_start(flags, said, tmp_path, capsys, monkeypatch):
+    """The CPU's flags stubbed both ways: without avx512_bf16 or amx_bf16, one line at the start names the
+    likely slowdown (the run then stops at its missing data: the line comes before anything is read)."""
+    monkeypatch.setattr(gan_runner, "cpu_info", lambda: ("AMD EPYC 7B13 64-Core Processor", flags))
+    argv = ["--mixed-precision", "bfloat16", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "run")]
+    status, out, _ = run_cli(lsgan_mnist.main, argv, capsys)
+    assert status == 2
+    lines = [line for line in out.splitlines() if "--mixed-precision" in line]
+    if said:
+        assert lines == ["lsgan_mnist.py: --mixed-precision bfloat16: this CPU (AMD EPYC 7B13 64-Core Processor) has "
+                         "no bfloat16 arithmetic (none of avx512_bf16, amx_bf16, bf16 among its flags): it is emulated, "
+                         "several times slower than float32 (the LSGAN step: 5x and more on an AVX2 CPU, measured)"]
+    else:
+        assert lines == []
+    assert run_cli(lsgan_mnist.main, argv[2:], capsys)[1].count("--mixed-precision") == 0  # float32: nothing said
+
+
+def test_what_each_precision_is_told_on_each_device(monkeypatch):
+    note = gan_runner.precision_note
+    assert note("float16", ["cpu:0"]).startswith("--mixed-precision float16 on a CPU: CPU kernels emulate float16")
+    monkeypatch.setattr(gan_runner, "cpu_info", lambda: (None, None))  # no /proc/cpuinfo: another OS
+    assert "cannot be read" in note("bfloat16", ["cpu:0"]) and "is unknown" in note("bfloat16", ["cpu:0"])
+    monkeypatch.setattr(gan_runner, "gpu_capability", lambda: ("Tesla T4", (7, 5)))  # free Colab's
+    assert note("bfloat16", ["gpu:0"]).startswith("--mixed-precision bfloat16: Tesla T4 (compute capability 7.5) "
+                                                  "has no bfloat16 arithmetic (8.0 and later have)")
+    assert note("float16", ["gpu:0"]) is None
+    monkeypatch.setattr(gan_runner, "gpu_capability", lambda: ("NVIDIA H200", (9, 0)))
+    assert note("bfloat16", ["gpu:0"]) is None and note("float16", ["gpu:0"]) is None
+    monkeypatch.setattr(gan_runner, "gpu_capability", lambda: ("Tesla P4", (6, 1)))
+    assert "has no float16 arithmetic" in note("float16", ["gpu:0"])
+    monkeypatch.setattr(gan_runner, "gpu_capability", lambda: None)
+    assert "is unknown" in note("bfloat16", ["gpu:0"])
+    assert note("off", ["cpu:0"]) is None
+
+
+def test_the_cpu_is_named_with_the_flags_that_decide_each_precisions_speed(monkeypatch):
+    monkeypatch.setattr(gan_runner, "cpu_info", lambda: ("AMD EPYC 7B13", {"avx2", "fma", "sse4_2", "aes"}))
+    assert gan_runner.cpu_description() == "AMD EPYC 7B13 (avx2, fma)"
+    monkeypatch.undo()
+    if os.path.isfile("/proc/cpuinfo"):  # this machine's, read for real
+        model, flags = gan_runner.cpu_info()
+        assert model and flags
