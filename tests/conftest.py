@@ -1,5 +1,6 @@
 """Shared fixtures: tiny data made here, so the suite needs no download and no shared/ folder."""
 
+import importlib.util
 import os
 import sys
 
@@ -10,6 +11,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+THREAD_LIMITS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+XLA_THREAD_LIMIT = "--xla_cpu_multi_thread_eigen=false"
+if os.environ.get("PYTEST_XDIST_WORKER"):  # several workers (pytest -n): each keeps to its share of the cores,
+    # in this process and in the ones it starts, so that their thread pools do not fight over them
+    threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    for name in THREAD_LIMITS:
+        os.environ.setdefault(name, threads)
+    if threads == "1" and XLA_THREAD_LIMIT not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + XLA_THREAD_LIMIT).strip()
 
 
 def tiny_mnist(n=96, seed=0):
@@ -73,6 +83,22 @@ def stand_in_inception(features):
 
     return lambda in_shape, weights: keras.Sequential(
         [keras.Input(in_shape), keras.layers.Conv2D(features, 3), keras.layers.GlobalAveragePooling2D()])
+
+
+# Packages requirements-dev.txt does not install (PyTorch is several GB), and how to get them.
+OPTIONAL = {"torch": "pip install torch", "torch_fidelity": "pip install torch-fidelity"}
+
+
+def needs(package):
+    """Skip the calling test where an optional package is missing, saying which and how to install it (pytest
+    prints the reason in its summary: pytest.ini's -rs). Under KERAS_GANS_CI=1 (.ci/run, which installs every
+    optional package) a missing one fails the test instead: CI never skips what it is there to run."""
+    if importlib.util.find_spec(package) is not None:
+        return
+    reason = f"{package} is not installed ({OPTIONAL[package]}; requirements-dev.txt leaves it out)"
+    if os.environ.get("KERAS_GANS_CI"):
+        pytest.fail(f"{reason}, and KERAS_GANS_CI is set: CI installs it")
+    pytest.skip(reason)
 
 
 def backend_env(backend, **extra):

@@ -127,6 +127,7 @@ def test_tensorboard_logs_every_steps_losses_and_a_grid_each_epoch_also_after_re
     assert len({grids[s] for s in grids}) == 3  # the generator changed between epochs
 
 
+@pytest.mark.keras_independent
 def test_no_network_and_no_data_is_one_line_that_names_data(tmp_path, capsys, monkeypatch):
     """Keras' own download, pointed at a closed local port: the real failure, without a network."""
     import keras.src.datasets.mnist as keras_mnist

@@ -16,6 +16,7 @@ import lsgan_mnist
 from conftest import ROOT, run_cli
 
 
+@pytest.mark.keras_independent
 def test_help_shows_every_default(capsys):
     status, out, _ = run_cli(lsgan_mnist.main, ["--help"], capsys)
     assert status == 0
@@ -103,6 +104,7 @@ BAD_RUNS = [
 ]
 
 
+@pytest.mark.keras_independent
 @pytest.mark.parametrize("argv, message", BAD_RUNS)
 def test_bad_input_gives_one_line_and_exit_2_and_touches_nothing(argv, message, tmp_path, capsys):
     out = tmp_path / "out"
@@ -121,6 +123,7 @@ def test_bad_input_gives_one_line_and_exit_2_and_touches_nothing(argv, message, 
     assert os.listdir(out) == ["model_000937.h5"] and keep.read_bytes() == b"an earlier run's generator"
 
 
+@pytest.mark.keras_independent
 def test_refuses_a_folder_that_already_holds_a_run(lsgan_run, mnist_npz, capsys):
     before = {n: os.path.getmtime(lsgan_run / n) for n in os.listdir(lsgan_run)}
     status, _, err = run_cli(lsgan_mnist.main, ["--data", mnist_npz, "--out", str(lsgan_run)], capsys)
@@ -128,6 +131,7 @@ def test_refuses_a_folder_that_already_holds_a_run(lsgan_run, mnist_npz, capsys)
     assert {n: os.path.getmtime(lsgan_run / n) for n in os.listdir(lsgan_run)} == before
 
 
+@pytest.mark.keras_independent
 def test_bad_input_from_the_shell_is_one_line_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "lsgan_mnist.py"), "--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o")],
@@ -139,6 +143,7 @@ def test_bad_input_from_the_shell_is_one_line_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.keras_independent
 def test_interrupted_save_leaves_the_previous_file_and_no_partial_file(tmp_path):
     target = tmp_path / "model_000001.h5"
     target.write_bytes(b"previous complete version")

@@ -5,11 +5,14 @@ whole, before the move) with
 
     python tests/test_replay.py --record
 
-On the machine and software they were recorded with (recorded under "environment": CPU model and
-flags, Keras, TensorFlow, NumPy, backend) the comparison is exact, to the last bit of every weight.
-Elsewhere, other kernels round differently (AVX2 against AVX-512, another TensorFlow), so the
-losses and the weights' sums are compared to 1e-3: any change in what a run draws or computes (an
-extra random draw, another step count, a learning rate) moves them by far more.
+once for each environment they hold (CPU model and flags, Keras, TensorFlow, NumPy, backend, and
+TensorFlow's thread counts: pytest -n gives each worker its share of the cores, and a seeded run's
+rounding depends on how many threads split its sums). In a recorded environment the comparison is
+exact, to the last bit of every weight. Elsewhere other kernels round differently (AVX2 against
+AVX-512, another TensorFlow), and a GAN's losses drift apart from there within a few steps (measured:
+1e-5 at step 2, 1e-3 at step 3, 7% by step 8, for 2 threads against 1): the first two steps'
+losses are compared to 1e-4, which any change in what a run draws or computes (an extra random draw,
+another learning rate, another batch) misses by far more, and the run's files and run.json exactly.
 """
 
 import hashlib
@@ -34,7 +37,7 @@ RUNS = {
     "dcgan_mnist": ["--batch-size", "8", "--steps", "6", "--save-every", "4"],
     "dcgan_cifar10": ["--batch-size", "16", "--max-steps", "5", "--save-every", "1"],  # 3 steps an epoch
 }
-TOLERANCE = 1e-3  # elsewhere than the recording's machine and software
+TOLERANCE = 1e-4  # the first two steps' losses, elsewhere than a recorded environment
 
 
 def environment():
@@ -49,8 +52,9 @@ def environment():
         model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
         flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
         cpu = model + " " + " ".join(sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))))
+    threads = "/".join(os.environ.get(name, "default") for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"))
     return dict(cpu=cpu or platform.processor(), keras=keras.__version__, tensorflow=tf.__version__,
-                numpy=np.__version__, backend=keras.backend.backend())
+                numpy=np.__version__, backend=keras.backend.backend(), threads=threads)
 
 
 def replay(name, folder, capsys):
@@ -72,7 +76,6 @@ def replay(name, folder, capsys):
     return dict(
         history=(out / "history.csv").read_text(),
         weights_sha1=hashlib.sha1(b"".join(np.ascontiguousarray(w, "float32").tobytes() for w in weights)).hexdigest(),
-        weights_sums=[[float(np.sum(w, dtype="float64")), float(np.sum(np.abs(w), dtype="float64"))] for w in weights],
         files=sorted(os.listdir(out)),
         run_json=info,
         last_line=stdout.strip().splitlines()[-1].replace(str(out), "OUT"),
@@ -83,26 +86,34 @@ def numbers(history):
     return np.array([[float(v) for v in row.split(",")] for row in history.splitlines()[1:]])
 
 
+def recordings():
+    if not os.path.isfile(RECORDED):
+        return []
+    with open(RECORDED, encoding="utf-8") as f:
+        return json.load(f)["recordings"]
+
+
 @pytest.mark.parametrize("name", list(RUNS))
 def test_a_seeded_run_gives_what_it_gave_before_the_machinery_moved(name, tmp_path, capsys):
-    with open(RECORDED, encoding="utf-8") as f:
-        recorded = json.load(f)
-    expected, now = recorded["runs"][name], replay(name, tmp_path, capsys)
+    recorded = recordings()
+    here = next((r for r in recorded if r["environment"] == environment()), None)
+    expected, now = (here or recorded[0])["runs"][name], replay(name, tmp_path, capsys)
     assert now["files"] == expected["files"]
     assert now["last_line"] == expected["last_line"]
     for key, value in expected["run_json"].items():  # every field stays (later work may add fields)
         assert now["run_json"].get(key) == value, key
     assert now["history"].splitlines()[0] == expected["history"].splitlines()[0]
-    if recorded["environment"] == environment():
+    assert len(now["history"].splitlines()) == len(expected["history"].splitlines())
+    if here is not None:
         assert now["history"] == expected["history"]
         assert now["weights_sha1"] == expected["weights_sha1"]
     else:
-        np.testing.assert_allclose(numbers(now["history"]), numbers(expected["history"]), rtol=TOLERANCE, atol=1e-6)
-        np.testing.assert_allclose(now["weights_sums"], expected["weights_sums"], rtol=TOLERANCE, atol=1e-4)
+        np.testing.assert_allclose(numbers(now["history"])[:2], numbers(expected["history"])[:2], rtol=TOLERANCE)
 
 
 def record():
-    """Write replay_recorded.json from this checkout's code (once, before the change it guards)."""
+    """Add this environment's recording to replay_recorded.json, from this checkout's code (the code before
+    the change it guards)."""
     import pathlib
     import tempfile
 
@@ -120,8 +131,9 @@ def record():
             finally:
                 sys.stdout = real
         print(name, runs[name]["weights_sha1"])
+    others = [r for r in recordings() if r["environment"] != environment()]
     with open(RECORDED, "w", encoding="utf-8") as f:
-        json.dump(dict(environment=environment(), runs=runs), f, indent=1)
+        json.dump(dict(recordings=others + [dict(environment=environment(), runs=runs)]), f, indent=1)
         f.write("\n")
 
 

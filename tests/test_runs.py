@@ -97,6 +97,7 @@ def wait_for(predicate, process, timeout=90):
         time.sleep(0.05)
 
 
+@pytest.mark.keras_independent
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(sig, tmp_path, capsys):
     out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
@@ -141,6 +142,7 @@ sys.exit(lsgan_mnist.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.keras_independent
 def test_a_second_ctrl_c_stops_at_once(tmp_path):
     """The first asks for a stop after the step; the second, in the same step, does not wait for it."""
     out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
@@ -210,6 +212,7 @@ def open_every_file(folder):
             raise AssertionError(f"unexpected file {name}")
 
 
+@pytest.mark.keras_independent
 @pytest.mark.parametrize("kind, nth", [("checkpoint", 2), ("generator", 2), ("grid", 2)])
 def test_kill_9_in_the_middle_of_a_save_leaves_every_file_whole_and_the_run_resumes(kind, nth, tmp_path, capsys):
     """A finished epoch first (so every kind of file exists), then --resume with a writer that stops
@@ -278,6 +281,7 @@ COLLAPSED = {"lsgan_mnist": (dict(d1=0.0009, d2=0.0001, g=3.0), dict(d1=0.0011, 
              "wgan_mnist7": (dict(c1=-300.0, c2=-200.5, g=1.0), dict(c1=-300.0, c2=-199.5, g=1.0))}
 
 
+@pytest.mark.keras_independent
 @pytest.mark.parametrize("name", list(COLLAPSED))
 def test_the_default_collapse_rule_needs_200_collapsed_steps_in_a_row(name, capsys):
     """At the flags' defaults: 199 collapsed steps, one healthy, 199 more do not stop the run; the
@@ -314,6 +318,7 @@ def test_a_collapse_restarts_from_the_last_good_checkpoint_then_stops(name, thre
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 13
 
 
+@pytest.mark.keras_independent
 def test_a_full_disk_is_one_line_and_loses_no_earlier_file(tmp_path, capsys, monkeypatch):
     out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
     args = ["--data", data, "--out", str(out), "--batch-size", "16"]
@@ -335,6 +340,7 @@ def test_a_full_disk_is_one_line_and_loses_no_earlier_file(tmp_path, capsys, mon
     assert after == before  # nothing else replaced, no partial file left
 
 
+@pytest.mark.keras_independent
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
 def test_an_unwritable_out_is_one_line(tmp_path, capsys):
     argv = ["--data", tiny_data(tmp_path / "data.npz", "lsgan_mnist"), "--out", "/proc/self/keras-gans-run"]
@@ -349,6 +355,7 @@ ACCEPTED_CHANGED = {"epochs", "steps", "max_steps", "save_every", "out", "overwr
                     "restart_on_collapse", "seed", "data_parallel"}
 
 
+@pytest.mark.keras_independent
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_every_flag_is_on_one_side_of_resume(name):
     """Each flag either may change on --resume (ACCEPTED_CHANGED) or is in what the checkpoint records."""

@@ -14,10 +14,12 @@ import pytest
 
 import dcgan_cifar10
 import evaluate
-from conftest import ROOT, backend_env, run_cli
+from conftest import OPTIONAL, ROOT, backend_env, run_cli
 
-needs_torch_fidelity = pytest.mark.skipif(importlib.util.find_spec("torch_fidelity") is None,
-                                          reason="torch-fidelity not installed (pip install torch-fidelity)")
+# Skipped without torch-fidelity (said in the summary), except in CI, which installs it (conftest.needs).
+needs_torch_fidelity = pytest.mark.skipif(
+    importlib.util.find_spec("torch_fidelity") is None and not os.environ.get("KERAS_GANS_CI"),
+    reason=f"torch_fidelity is not installed ({OPTIONAL['torch_fidelity']}; requirements-dev.txt leaves it out)")
 
 
 def gaussian(n, d, scale, shift, seed):

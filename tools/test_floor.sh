@@ -2,7 +2,8 @@
 # On the oldest Keras requirements.txt allows (README: "Which Keras"), in a second environment with exactly
 # that Keras and a TensorFlow release that accepts it: first the same seeded run under the floor Keras and
 # the newest on that TensorFlow (the same losses, to the last digit), then the tests that depend on Keras'
-# behaviour: the recorded losses, the freeze checks, resume, signals and collapse, the callbacks, the LSGAN's runs.
+# behaviour: the recorded losses, the freeze checks, resume and collapse, the callbacks, the LSGAN's runs (not
+# the tests marked keras_independent: signals, kill -9, a full disk, bad flags). pytest-xdist as in the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keras=$(sed -n 's/^keras>=\([0-9.]*\).*/\1/p' requirements.txt)
@@ -11,7 +12,7 @@ tensorflow=2.19.1      # accepts Keras 3.5 and later; Colab ran TensorFlow 2.19 
 venv=${KERAS_GANS_FLOOR_VENV:-${TMPDIR:-/tmp}/keras-gans-floor}
 [ -x "$venv/bin/python" ] || python -m venv "$venv"
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-"${pip[@]}" "keras==$keras" "tensorflow==$tensorflow" matplotlib "scipy>=1.10" tensorboard pytest
+"${pip[@]}" "keras==$keras" "tensorflow==$tensorflow" matplotlib "scipy>=1.10" tensorboard pillow pytest pytest-xdist
 
 # The same seeded 30 LSGAN steps under Keras $keras and Keras $newest, both on TensorFlow $tensorflow.
 runs=$(mktemp -d)
@@ -26,5 +27,6 @@ cmp "$runs/$keras/history.csv" "$runs/$newest/history.csv"
 echo "the same 30 seeded steps under Keras $keras and Keras $newest (TensorFlow $tensorflow): identical losses"
 
 "$venv/bin/python" -c "import keras, tensorflow; print('floor: Keras', keras.__version__, '+ TensorFlow', tensorflow.__version__)"
-KERAS_GANS_VARIANTS=published "$venv/bin/python" -m pytest -p no:cacheprovider tests/test_keras_versions.py \
+KERAS_GANS_VARIANTS=published "$venv/bin/python" -m pytest -p no:cacheprovider -m "not keras_independent" \
+    tests/test_keras_versions.py \
     tests/freeze_checks.py tests/test_runs.py tests/test_callbacks.py tests/test_lsgan.py
