@@ -48,10 +48,11 @@ LOSSES = ("d1", "d2", "g")  # a step's losses: discriminator on real, then gener
 # %% The models
 def define_discriminator(in_shape=IMAGE_SHAPE, batchnorm=False):
     """Strided 3x3 convolutions down to 4x4, dropout, and a sigmoid probability (float32: the loss reads it).
-    batchnorm=True adds BatchNorm after each convolution but the first (an extension)."""
+    batchnorm=True adds BatchNorm after each convolution but the first (an extension). Images of 64x64 or
+    128x128 (--image-size) get one more down-sampling block for each doubling."""
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=in_shape))
-    for filters, strides in ((64, 1), (128, 2), (128, 2), (256, 2)):
+    for filters, strides in ((64, 1), (128, 2), (128, 2), (256, 2)) + ((256, 2),) * int(np.log2(in_shape[0] // 32)):
         model.add(layers.Conv2D(filters, 3, strides=strides, padding="same"))
         if batchnorm and filters != 64:
             model.add(layers.BatchNormalization())
@@ -64,16 +65,17 @@ def define_discriminator(in_shape=IMAGE_SHAPE, batchnorm=False):
     return model
 
 
-def define_generator(latent_dim, batchnorm=False, upsampling=False):
+def define_generator(latent_dim, batchnorm=False, upsampling=False, image_size=32):
     """Not compiled: it is only ever trained through the composite model. 4x4 -> 8x8 -> 16x16 -> 32x32 by
-    transposed convolutions, or (upsampling=True, an extension) by UpSampling2D and a convolution;
-    batchnorm=True adds BatchNorm (an extension). The last layer is float32 (a loss reads it)."""
+    transposed convolutions (one more for each doubling of image_size), or (upsampling=True, an extension)
+    by UpSampling2D and a convolution; batchnorm=True adds BatchNorm (an extension). The last layer is
+    float32 (a loss reads it)."""
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,)))
     model.add(layers.Dense(256 * 4 * 4))
     model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Reshape((4, 4, 256)))
-    for _ in range(3):
+    for _ in range(int(np.log2(image_size // 4))):
         if upsampling:
             model.add(layers.UpSampling2D())
             model.add(layers.Conv2D(128, 3, padding="same"))
@@ -142,17 +144,17 @@ def define_discriminator_on_fakes(generator, discriminator):
 
 
 # %% The data
-def load_real_samples(path=None):
-    """CIFAR-10's training images in [-1,1] (tanh's range), shape (n, 32, 32, 3): downloaded by
-    Keras, or from an .npz laid out as keras.datasets.cifar10 returns it."""
+def load_real_samples(path=None, image_shape=IMAGE_SHAPE):
+    """CIFAR-10's training images in [-1,1] (tanh's range), shape (n, 32, 32, 3) (or image_shape):
+    downloaded by Keras, or from an .npz laid out as keras.datasets.cifar10 returns it."""
     if path is None:
         (x_train, _), (_, _) = keras.datasets.cifar10.load_data()
     else:
         with np.load(path) as data:
             x_train = data["x_train"]
     x = np.asarray(x_train, dtype="float32")
-    if x.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"{path}: x_train has images of shape {x.shape[1:]}, expected {IMAGE_SHAPE}, "
+    if x.shape[1:] != image_shape:
+        raise ValueError(f"{path}: x_train has images of shape {x.shape[1:]}, expected {image_shape}, "
                          "as keras.datasets.cifar10 returns them")
     return (x - 127.5) / 127.5
 
@@ -280,10 +282,8 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# What is this script's own on the command line: CIFAR-10 in colour, the tutorial's extensions as flags
-# (--batchnorm, --label-smoothing, --upsampling), --save-every, its --eval-every score (InceptionV3 KID). The
-# run machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the
-# tutorial's defaults.
+# This script's own on the command line: CIFAR-10, the extensions and --image-size as flags, its score. The run
+# machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the defaults.
 import sys
 
 try:
@@ -294,6 +294,7 @@ except ModuleNotFoundError:
 SCRIPT, ABOUT = "dcgan_cifar10.py", "DCGAN on CIFAR-10 small colour photographs, on Keras 3."
 OUT_DIR, DATASET, DATA_KEYS = os.path.join("runs", "dcgan_cifar10"), "CIFAR-10", ("x_train",)
 LATENT_DISTRIBUTION = "normal"  # run.json tells generate.py
+GREY_REVERSED = True  # grids draw grey black on white, as the tutorials drew MNIST (a folder's photos: False)
 EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 2000, "InceptionV3 KID (FID needs over 2,048 images)"
 COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "both discriminator losses below {}"
 MIN_BATCH_SIZE = 2  # half real, half generated
@@ -305,11 +306,19 @@ def looks_collapsed(logs, threshold):
     return logs["d1"] < threshold and logs["d2"] < threshold
 
 
+def load_data(args, path):
+    """The training images at --image-size: the tutorial's loader on the .npz at path (None: Keras' download)."""
+    if args.image_size != 32 and not (args.data and os.path.isdir(args.data)):
+        raise ValueError(f"--image-size {args.image_size}: CIFAR-10's images are 32x32; give a folder of images, "
+                         "which are resized to it (--data FOLDER)")
+    return load_real_samples(path, (args.image_size, args.image_size, 3))
+
+
 def define_run(args):
     """The models (with the extensions the flags ask for), and train()'s arguments, from the flags."""
-    d_model = define_discriminator(batchnorm=args.batchnorm in ("discriminator", "both"))
+    d_model = define_discriminator((args.image_size, args.image_size, 3), args.batchnorm in ("discriminator", "both"))
     g_model = define_generator(args.latent_dim, batchnorm=args.batchnorm in ("generator", "both"),
-                               upsampling=args.upsampling)
+                               upsampling=args.upsampling, image_size=args.image_size)
     gan_model = define_gan(g_model, d_model)
     return (g_model, d_model, gan_model), dict(n_epochs=args.epochs, n_batch=args.batch_size,
                                                save_every=args.save_every, max_steps=args.max_steps,
@@ -340,6 +349,9 @@ def add_flags(p):
     p.add_argument("--label-smoothing", action="store_true", help="extension: one-sided, real targets 0.9 +- 0.05")
     p.add_argument("--upsampling", action="store_true",
                    help="extension: UpSampling2D + Conv2D in place of Conv2DTranspose")
+    p.add_argument("--image-size", type=int, choices=(32, 64, 128), default=32,
+                   help="the images' side: the tutorial's 32, or a folder's (--data) at 64 or 128, each doubling one "
+                        "more block in each model")
 
 
 # Copied from lsgan_mnist.train_with_defaults
@@ -387,23 +399,24 @@ def save_model(model, path):
 
 
 # Copied from gan_runner.save_grid
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns)
+    pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
 # Copied from gan_runner.grid_pixels
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
-    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
+    scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey
+    (default: GREY_REVERSED) is False, as for a folder of one's own grey photos."""
     cols = columns or int(np.ceil(np.sqrt(len(images))))
     rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1:
+    if c == 1 and (GREY_REVERSED if reverse_grey is None else reverse_grey):
         images = 1.0 - images
     grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):

@@ -278,9 +278,9 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_steps=N_STEPS, n_b
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# What is this script's own on the command line: MNIST, a run counted in steps (--steps, --save-every), its
-# uniform latent, its collapse rule (the discriminator's loss near 0). The run machinery the four scripts
-# share is gan_runner.py's, beside this file; alone, main() trains with the tutorial's defaults.
+# This script's own on the command line: MNIST, a run counted in steps, its uniform latent, its collapse rule.
+# The run machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the
+# tutorial's defaults.
 import sys
 
 try:
@@ -291,6 +291,7 @@ except ModuleNotFoundError:
 SCRIPT, ABOUT = "dcgan_mnist.py", "DCGAN on MNIST (RMSprop, dropout, upsampling), on Keras 3."
 OUT_DIR, DATASET, DATA_KEYS = os.path.join("runs", "dcgan_mnist"), "MNIST", ("x_train",)
 LATENT_DISTRIBUTION = "uniform"  # run.json tells generate.py
+GREY_REVERSED = True  # grids draw grey black on white, as the tutorials drew MNIST (a folder's photos: False)
 EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "steps", 10000, "digit-classifier FID"
 COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "the discriminator's loss below {}"
 
@@ -371,23 +372,24 @@ def save_model(model, path):
 
 
 # Copied from gan_runner.save_grid
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns)
+    pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
 # Copied from gan_runner.grid_pixels
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
-    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
+    scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey
+    (default: GREY_REVERSED) is False, as for a folder of one's own grey photos."""
     cols = columns or int(np.ceil(np.sqrt(len(images))))
     rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1:
+    if c == 1 and (GREY_REVERSED if reverse_grey is None else reverse_grey):
         images = 1.0 - images
     grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):

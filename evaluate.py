@@ -3,6 +3,7 @@
     python evaluate.py runs/lsgan_mnist/model_*.h5 --dataset mnist
     python evaluate.py "runs/wgan_mnist7/model_*.h5" --dataset mnist7 --data mnist.npz --no-inception
     python evaluate.py runs/dcgan_cifar10/model_*.h5 --dataset cifar10 --inception-weights notop.h5
+    python evaluate.py runs/photos/model_*.h5 --data photos/           # against your own images
 
 For every generator: FID and KID on the pool features of Keras' InceptionV3 (ImageNet weights). They rank
 this project's generators against each other; they are not the FID papers report, which uses the TTUR
@@ -60,16 +61,21 @@ SCORE_NAMES = ("fid", "kid", "fid_ttur", "kid_ttur", "cfid")  # the main scores,
 TORCH_FIDELITY_INSTALL = "pip install torch-fidelity"  # brings PyTorch and torchvision
 TORCH_FIDELITY_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # the file torch-fidelity downloads
 KERAS_INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the file Keras downloads
-CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "keras-gans")  # or $KERAS_GANS_CACHE
-DATASETS = {"mnist": (28, 28, 1), "mnist7": (28, 28, 1), "cifar10": (32, 32, 3)}
+DATASETS = {"mnist": (28, 28, 1), "mnist7": (28, 28, 1), "cifar10": (32, 32, 3)}  # and "folder": --data FOLDER
 
 
 # ---------------------------------------------------------------------------------------
 # Data: real images as uint8 (n, h, w, c); scaled to [0,1] one batch at a time
 # ---------------------------------------------------------------------------------------
-def load_dataset(name, path=None):
+def load_dataset(name, path=None, shape=None, cache=None):
     """{"x_train", "y_train", "x_test", "y_test"} of an MNIST or CIFAR-10 .npz (or a Keras
-    download); images (n, h, w, c) uint8, labels (n,) or None. ValueError if unusable."""
+    download), or ("folder") of a folder's images prepared at shape as for training (image_folder.py,
+    its cache); images (n, h, w, c) uint8, labels (n,) or None. ValueError if unusable."""
+    if name == "folder":
+        import image_folder
+
+        with np.load(image_folder.prepare(path, shape, cache=cache)) as data:
+            return dict(x_train=data["x_train"], y_train=None, x_test=None, y_test=None)
     if path is None:
         source = keras.datasets.cifar10 if name == "cifar10" else keras.datasets.mnist
         (x_train, y_train), (x_test, y_test) = source.load_data()
@@ -113,11 +119,11 @@ def reference_images(x, y, n, digit=None):
     return x
 
 
-def check_image_shape(generator, dataset, name="the generator"):
-    """ValueError unless the generator makes images of the dataset's shape."""
+def check_image_shape(generator, shape, name="the generator", what="the data's"):
+    """ValueError unless the generator makes images of this shape."""
     out_shape = tuple(generator.outputs[0].shape[1:])
-    if out_shape != DATASETS[dataset]:
-        raise ValueError(f"{name}: makes images of shape {out_shape}, but {dataset} images are {DATASETS[dataset]}")
+    if out_shape != tuple(shape):
+        raise ValueError(f"{name}: makes images of shape {out_shape}, but {what} images are {tuple(shape)}")
 
 
 def to_unit(images):
@@ -367,18 +373,19 @@ class Scorer:
     """
 
     def __init__(self, dataset, data=None, n=N_SAMPLES, inception=True, inception_weights="imagenet",
-                 cache_dir=None, digit=None, log=print, fid="keras"):
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}: choose from {', '.join(DATASETS)}")
-        if dataset == "cifar10" and not inception:
-            raise ValueError("cifar10 has no digit classifier: its scores need InceptionV3")
+                 cache_dir=None, digit=None, log=print, fid="keras", shape=None):
+        if dataset not in DATASETS and dataset != "folder":
+            raise ValueError(f"unknown dataset {dataset!r}: choose from {', '.join(DATASETS)}, or give a folder")
+        if not dataset.startswith("mnist") and not inception:
+            raise ValueError(f"{'a folder' if dataset == 'folder' else dataset} has no digit classifier: its scores "
+                             "need InceptionV3")
         if fid not in FIDS:
             raise ValueError(f"unknown --fid {fid!r}: choose from {', '.join(FIDS)}")
-        self.dataset, self.n, self.shape, self.log = dataset, n, DATASETS[dataset], log
+        self.dataset, self.n, self.shape, self.log = dataset, n, tuple(shape or DATASETS[dataset]), log
         self.digit = 7 if dataset == "mnist7" and digit is None else digit
-        self.cache_dir = cache_dir or os.environ.get("KERAS_GANS_CACHE") or CACHE_DIR
+        self.cache_dir = cache_dir or gan_runner.cache_dir()
         os.makedirs(self.cache_dir, exist_ok=True)
-        arrays = load_dataset(dataset, data)
+        arrays = load_dataset(dataset, data, self.shape, self.cache_dir)
         x_ref = reference_images(arrays["x_train"], arrays["y_train"], n, self.digit)
         x_floor = None
         if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
@@ -495,7 +502,7 @@ class Scorer:
         return scores
 
     def __call__(self, generator, value_range=(-1.0, 1.0), distribution="normal", seed=0):
-        check_image_shape(generator, self.dataset)
+        check_image_shape(generator, self.shape, what=f"{self.dataset}'s")
         outputs = {
             kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed))
             for kind, (network, _) in self.networks.items()
@@ -654,8 +661,10 @@ def parse_args(argv=None):
         "Inception graph published FIDs use (as papers: --n 50000), an optional install:\n"
         f"    {TORCH_FIDELITY_INSTALL}"))
     p.add_argument("models", nargs="+", help="generator .h5 files saved by the training scripts (globs work)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), required=True, help="the real data the generators learnt")
-    p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset; default: download")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default=None,
+                   help="the real data the generators learnt (not with --data FOLDER)")
+    p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset (default: download), "
+                   "or a folder of your own images, prepared as for training (then no --dataset)")
     p.add_argument("--n", type=gan_runner.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
     p.add_argument("--seed", type=int, default=0, help="seed for the latent points: every generator gets the same ones")
     p.add_argument("--out", default=None, help="folder for scores.csv and scores.png (default: the first model's folder)")
@@ -668,8 +677,8 @@ def parse_args(argv=None):
                         f"to check the plumbing only); torch-fidelity: {TORCH_FIDELITY_WEIGHTS}. 'imagenet': downloaded once")
     p.add_argument("--no-inception", action="store_true",
                    help="skip InceptionV3, and so FID and KID (MNIST: classifier scores only)")
-    p.add_argument("--cache", default=None, help="folder for reference statistics and the digit classifier "
-                   f"(default: $KERAS_GANS_CACHE, else {CACHE_DIR})")
+    p.add_argument("--cache", default=None, help="folder for reference statistics, the digit classifier and decoded "
+                   "image folders (default: $KERAS_GANS_CACHE, else ~/.cache/keras-gans)")
     p.add_argument("--overwrite", action="store_true", help="replace scores.csv and scores.png in --out")
     return p.parse_args(argv)
 
@@ -679,6 +688,10 @@ def main(argv=None):
     try:
         if args.no_inception and args.fid != "keras":
             raise ValueError(f"--no-inception skips InceptionV3, which --fid {args.fid} needs: give one of them")
+        folder = args.data is not None and os.path.isdir(args.data)
+        if folder == (args.dataset is not None):
+            raise ValueError("give --dataset NAME, or --data FOLDER (your own images), not both" if folder else
+                             "give --dataset NAME (mnist, mnist7, cifar10), or --data FOLDER of your own images")
         paths = expand(args.models)
         out = args.out or os.path.dirname(os.path.abspath(paths[0]))
         if os.path.exists(out) and not os.path.isdir(out):
@@ -688,14 +701,16 @@ def main(argv=None):
         models = []
         for path in paths:  # every file checked before the long part starts
             model = generate.load_generator(path)
-            check_image_shape(model, args.dataset, path)
+            if not models:  # a folder's images are prepared at the first model's size
+                shape = tuple(model.outputs[0].shape[1:]) if folder else DATASETS[args.dataset]
+            check_image_shape(model, shape, path, "the first model's" if folder else f"{args.dataset}'s")
             keras2 = generate.keras2_version(path)
             if keras2:
                 print(f"{path}: a Keras {keras2} file, translated")
             models.append((path, model))
-        scorer = Scorer(args.dataset, args.data, args.n, inception=not args.no_inception,
+        scorer = Scorer("folder" if folder else args.dataset, args.data, args.n, inception=not args.no_inception,
                         inception_weights=None if args.inception_weights == "random" else args.inception_weights,
-                        cache_dir=args.cache, fid=args.fid)
+                        cache_dir=args.cache, fid=args.fid, shape=shape)
     except ValueError as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2

@@ -12,8 +12,9 @@ What a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN"):
 
     SCRIPT, ABOUT, OUT_DIR        its file name, its --help line, the default --out
     DATASET, DATA_KEYS            the data set's name, the arrays an .npz must hold
-    LATENT_DIM, LATENT_DISTRIBUTION, OUTPUT_RANGE, LOSSES
-                                  the latent space, the generator's output range, a step's loss names
+    LATENT_DIM, LATENT_DISTRIBUTION, OUTPUT_RANGE, LOSSES, IMAGE_SHAPE
+                                  the latent space, the generator's output range, a step's loss names, the images
+    GREY_REVERSED                 True: its grids draw grey black on white (main sets it False for a folder)
     COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE, looks_collapsed(logs, threshold)
     EVAL_UNIT, EVAL_METRIC, define_scorer(args)      --eval-every
     add_flags(parser), MIN_BATCH_SIZE (optional)     its own flags, before the ones every script has
@@ -48,6 +49,7 @@ KERAS_NEEDED = (3, 8)  # the oldest Keras the tests pass on (README: "Which Kera
 NO_GPU = '; no GPU visible, so this is slow: README, "On a GPU"'
 PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh's: the grids' default
+GREY_REVERSED = True  # grids draw grey images black on white, as the tutorials drew MNIST: the default
 # Flags that only lengthen, watch or place a run: --resume takes them changed. Every other flag
 # (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
 RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
@@ -84,9 +86,12 @@ def main(names, argv=None):
         try:
             check_out_dir(args.out, args.overwrite, args.resume)
             devices = prepare_backend(args, undo)  # before anything touches the backend
-            scorer = script.define_scorer(args) if args.eval_every else None  # before the seed: it may train
+            scorer = define_scorer(script, args) if args.eval_every else None  # before the seed: it may train
         except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
             return fail(script, err, 2)
+        reversed_before = script.GREY_REVERSED  # grids draw MNIST's digits black on white, as the tutorials did,
+        script.names["GREY_REVERSED"] = not (args.data and os.path.isdir(args.data))  # a folder's photos as they are
+        undo.append(lambda: script.names.__setitem__("GREY_REVERSED", reversed_before))
         if args.seed is not None:  # the same losses, run after run, on one machine and backend
             keras.utils.set_random_seed(args.seed)
         keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
@@ -121,14 +126,15 @@ def train_from_flags(script, args, argv, scorer, devices):
                                          save_model, script.OUTPUT_RANGE, script.LATENT_DISTRIBUTION))
     if args.tensorboard:
         callbacks.append(TensorBoard(args.tensorboard, models[0], fixed_latent_points(script, args.latent_dim),
-                                     script.OUTPUT_RANGE))
+                                     script.OUTPUT_RANGE, script.GREY_REVERSED))
     verbose = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2  # to a log file: a line an epoch
     try:
         if args.resume:
             checkpoint.restore()
         os.makedirs(args.out, exist_ok=True)
+        shape, drawn = list(models[0].output_shape[1:]), {"grey_reversed": script.GREY_REVERSED}
         write_run_info(script, args.out, args.latent_dim, mixed_precision=args.mixed_precision, devices=devices,
-                       **train_args)
+                       image_shape=shape, **(drawn if shape[-1] == 1 else {}), **train_args)
         for restart in range(args.restart_on_collapse + 1):
             if restart:
                 checkpoint.restore()
@@ -165,6 +171,17 @@ def train_from_flags(script, args, argv, scorer, devices):
     return 0
 
 
+def define_scorer(script, args):
+    """--eval-every's scorer: the script's, or for a folder of one's own images evaluate.py's InceptionV3
+    scores (KID, and FID from 2,048 images) against the folder's images, as they were prepared for training."""
+    if not (args.data and os.path.isdir(args.data)):
+        return script.define_scorer(args)
+    import evaluate
+
+    return evaluate.Scorer("folder", args.data, n=script.EVAL_SAMPLES, shape=image_shape(script, args),
+                           inception_weights=getattr(args, "inception_weights", "imagenet"))
+
+
 def fail(script, message, status):
     print(f"{script.SCRIPT}: error: {message}", file=sys.stderr)
     return status
@@ -186,8 +203,9 @@ def parse_args(script, argv=None):
 def add_run_flags(p, script):
     """The flags every script has, after its own."""
     p.add_argument("--latent-dim", type=positive, default=script.LATENT_DIM, help="size of the latent space")
-    p.add_argument("--data", default=None, help=f"local .npz with {' and '.join(script.DATA_KEYS)}; default: download "
-                                                 f"{script.DATASET} through Keras")
+    p.add_argument("--data", default=None,
+                   help=f"local .npz with {' and '.join(script.DATA_KEYS)}, or a folder of your own images (.png, .jpg, "
+                        f".bmp, .gif; docs/your-own-images.md); default: download {script.DATASET} through Keras")
     p.add_argument("--out", default=script.OUT_DIR, help="folder for grids, generators, history and loss plot")
     p.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and the backend")
     p.add_argument("--mixed-precision", choices=PRECISIONS, default="off",
@@ -431,31 +449,54 @@ def precision_note(precision, devices):
 
 # ---- The data, --out and run.json --------------------------------------------------------------
 def read_data(script, args):
-    """The training images, from the script's load_data(args, path), else its load_real_samples(path);
-    or a ValueError of one line: --data missing, not an .npz with the script's DATA_KEYS, or less than
-    a batch; or, without --data, Keras' download failing (no network)."""
-    if args.data is not None and not os.path.isfile(args.data):
-        raise ValueError(f"{args.data}: no such data file")
+    """The training images, from the script's load_data(args, path), else its load_real_samples(path),
+    path being --data's .npz, a folder's images decoded once into one (image_folder.py), or None (Keras'
+    download). ValueError of one line: --data missing, not an .npz with the script's DATA_KEYS, a folder
+    without images (or without subfolders 0-9, where the script's data is labelled), less than a batch,
+    or Keras' download failing (no network)."""
+    path, folder = args.data, args.data is not None and os.path.isdir(args.data)
+    if folder:
+        import image_folder
+
+        path = image_folder.prepare(args.data, image_shape(script, args))
+        with np.load(path) as data:
+            if "y_train" in script.DATA_KEYS and (data["y_train"] < 0).all():
+                raise ValueError(f"{args.data}: no subfolders named 0-9, whose names label the images for "
+                                 f"{script.SCRIPT} (docs/your-own-images.md)")
+    elif path is not None and not os.path.isfile(path):
+        raise ValueError(f"{path}: no such data file or folder")
     try:
-        if args.data is not None:
-            with np.load(args.data, allow_pickle=False) as data:
+        if path is not None:
+            with np.load(path, allow_pickle=False) as data:
                 missing = [key for key in script.DATA_KEYS if key not in data.files]
             if missing:
-                raise ValueError(f"{args.data}: no {missing[0]} array (it has: {', '.join(data.files)})")
+                raise ValueError(f"{path}: no {missing[0]} array (it has: {', '.join(data.files)})")
         if "load_data" in script.names:
-            dataset = script.load_data(args, args.data)
+            dataset = script.load_data(args, path)
         else:
-            dataset = script.load_real_samples(args.data)
-    except ValueError:
-        raise
+            dataset = script.load_real_samples(path)
+    except ValueError as err:
+        raise ValueError(str(err).replace(path, args.data) if folder else str(err)) from None
     except Exception as err:  # zipfile, OSError, pickle: not a readable .npz; Keras' download raises Exception
-        if args.data is not None:
-            raise ValueError(f"{args.data}: not a readable .npz file ({err})") from None
+        if path is not None:
+            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
         raise ValueError(f"could not download {script.DATASET} through Keras ({err}); give a local copy with "
                          "--data PATH")
     if len(dataset) < args.batch_size:
         raise ValueError(f"{args.data}: {len(dataset)} images, fewer than one batch of {args.batch_size}")
     return dataset
+
+
+def image_shape(script, args):
+    """The shape of the images the run's models take: the script's, at --image-size where it has that flag."""
+    size = getattr(args, "image_size", None)
+    return (size, size, script.IMAGE_SHAPE[-1]) if size else tuple(script.IMAGE_SHAPE)
+
+
+def cache_dir():
+    """This project's cache folder (decoded image folders, evaluate.py's statistics and digit classifier):
+    $KERAS_GANS_CACHE, else ~/.cache/keras-gans."""
+    return os.environ.get("KERAS_GANS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "keras-gans")
 
 
 def check_out_dir(out_dir, overwrite=False, resume=False):
@@ -656,11 +697,12 @@ def fixed_latent_points(script, latent_dim, n=100):
 class TensorBoard(keras.callbacks.TensorBoard):
     """--tensorboard DIR: Keras' TensorBoard callback with every step's losses, counted from the
     run's start also after --resume, and after each epoch the generator's samples of fixed latent
-    points z as one grid (its images in value_range), so that one watches the same samples improve."""
+    points z as one grid (its images in value_range; grey reversed or not, as the grids), so that one watches
+    the same samples improve."""
 
-    def __init__(self, log_dir, g_model, z, value_range=OUTPUT_RANGE):
+    def __init__(self, log_dir, g_model, z, value_range=OUTPUT_RANGE, reverse_grey=True):
         super().__init__(log_dir, update_freq="batch", write_graph=False)
-        self.g_model, self.z, self.value_range = g_model, z, value_range
+        self.g_model, self.z, self.value_range, self.reverse_grey = g_model, z, value_range, reverse_grey
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -673,7 +715,8 @@ class TensorBoard(keras.callbacks.TensorBoard):
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
         if not self.model.stop_training:
-            pixels = grid_pixels(np.asarray(self.g_model.predict_on_batch(self.z)), self.value_range)
+            pixels = grid_pixels(np.asarray(self.g_model.predict_on_batch(self.z)), self.value_range,
+                                 reverse_grey=self.reverse_grey)
             image = pixels.reshape((1, *pixels.shape[:2], -1))  # batch, height, width, channels
             with self._train_writer.as_default():
                 self.summary.image("generated", image, step=self._global_train_batch)
@@ -712,22 +755,23 @@ def save_model(model, path):
         absl_log.setLevel(level)
 
 
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns)
+    pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
-    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
+    scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey
+    (default: GREY_REVERSED) is False, as for a folder of one's own grey photos."""
     cols = columns or int(np.ceil(np.sqrt(len(images))))
     rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1:
+    if c == 1 and (GREY_REVERSED if reverse_grey is None else reverse_grey):
         images = 1.0 - images
     grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):

@@ -5,6 +5,7 @@
     python generate.py MODEL.h5 --point 0.75                         # the latent vector of all 0.75s
     python generate.py MODEL.h5 --interpolate --steps 10 --rows 10   # walks through the latent space
     python generate.py --progress runs/lsgan_mnist                   # the run's grids as one GIF
+    python generate.py MODEL.h5 --n 50000 --images samples/          # single PNGs, for FID tools that read folders
 
 The latent size is read from the model. How to sample it (normal or uniform) and the
 range of its output ([-1,1] or [0,1]) come from the run.json that training writes beside
@@ -112,16 +113,19 @@ def keras2_layer(layer):
     return {"class_name": name, "config": config}
 
 
+def run_info(path):
+    """run.json beside the model at path, or {} (a Keras 2 file, a model copied elsewhere)."""
+    run_json = os.path.join(os.path.dirname(os.path.abspath(path)), "run.json")
+    try:
+        with open(run_json, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def sampling_info(path, model):
     """(latent distribution, output range) from run.json beside the model, else from the model."""
-    info = {}
-    run_json = os.path.join(os.path.dirname(os.path.abspath(path)), "run.json")
-    if os.path.isfile(run_json):
-        try:
-            with open(run_json, encoding="utf-8") as f:
-                info = json.load(f)
-        except (OSError, ValueError):
-            info = {}
+    info = run_info(path)
     distribution = info.get("latent_distribution", "normal")
     value_range = info.get("output_range") or output_range_of(model)
     return distribution, tuple(value_range)
@@ -165,6 +169,19 @@ def latent_walks(latent_dim, rows, steps, distribution, rng):
     """rows walks of `steps` points each, between random pairs of latent points, one after another."""
     ends = latent_points(latent_dim, 2 * rows, distribution, rng)
     return np.concatenate([interpolate(ends[2 * r], ends[2 * r + 1], steps, distribution) for r in range(rows)])
+
+
+def save_images(images, folder, value_range):
+    """Each image as an 8-bit PNG (grey or RGB, as the data is: not reversed) in folder, made if need be,
+    named 000001.png on, each written whole."""
+    from PIL import Image  # Pillow: matplotlib's own dependency
+
+    lo, hi = value_range
+    pixels = np.rint(np.clip((images - lo) / (hi - lo), 0.0, 1.0) * 255.0).astype("uint8")
+    os.makedirs(folder, exist_ok=True)
+    for k, image in enumerate(pixels):
+        picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+        save_atomically(os.path.join(folder, f"{k + 1:06d}.png"), lambda tmp: picture.save(tmp, format="PNG"))
 
 
 def progress_frames(run_dir):
@@ -226,6 +243,11 @@ def parse_args(argv=None):
     p.add_argument("--save-as", metavar="NEW", default=None,
                    help="instead of drawing: write the model to NEW (.h5 or .keras) as Keras 3 saves it, so that "
                         "keras.models.load_model opens it (for a Keras 2 file); never over an existing file")
+    p.add_argument("--images", metavar="DIR", default=None,
+                   help="instead of a grid: --n single PNGs at the model's resolution into DIR, a new or empty folder "
+                        "(grey as the data is, not reversed): for augmentation, or for pytorch-fid, clean-fid and "
+                        "torch-fidelity, which read folders")
+    p.add_argument("--n", type=positive, default=100, help="--images: how many images")
     p.add_argument("--show", action="store_true", help="also open the picture in a window")
     args = p.parse_args(argv)
     if (args.model is None) == (args.progress is None):
@@ -238,6 +260,9 @@ def parse_args(argv=None):
         p.error(f"argument --save-as: {args.save_as}: name a .h5 or .keras file")
     if args.save_as is not None and args.progress is not None:
         p.error("--save-as and --progress: --save-as takes a model")
+    if args.images is not None and (args.progress or args.save_as or args.interpolate or args.point is not None):
+        p.error("--images writes single images of a model's samples: not with --progress, --save-as, --interpolate "
+                "or --point")
     return args
 
 
@@ -252,6 +277,10 @@ def main(argv=None):
             raise ValueError(f"--save-as {args.save_as}: exists; name a new file (nothing is written over)")
         if args.save_as and not os.path.isdir(os.path.dirname(os.path.abspath(args.save_as))):
             raise ValueError(f"--save-as {args.save_as}: no such folder")
+        if args.images and os.path.exists(args.images) and not (os.path.isdir(args.images) and not
+                                                                 os.listdir(args.images)):
+            raise ValueError(f"--images {args.images}: exists and is not an empty folder; name a new one (nothing "
+                             "is written over)")
         if args.progress:
             frames = progress_frames(args.progress)
         else:
@@ -273,6 +302,12 @@ def main(argv=None):
         return 0
     latent_dim = model.inputs[0].shape[-1]
     rng = np.random.default_rng(args.seed)
+    if args.images:
+        z = latent_points(latent_dim, args.n, args.latent or distribution, rng)
+        images = np.asarray(model.predict(z, batch_size=100, verbose=0), dtype="float32")
+        save_images(images, args.images, value_range)
+        print(f"wrote {len(images)} images of {images.shape[1:]} to {args.images}")
+        return 0
     columns = None
     if args.point is not None:
         z = np.full((1, latent_dim), args.point, dtype="float32")
@@ -281,7 +316,8 @@ def main(argv=None):
     else:
         z = latent_points(latent_dim, args.grid * args.grid, args.latent or distribution, rng)
     images = np.asarray(model.predict(z, verbose=0), dtype="float32")  # whatever policy the model was saved in
-    pixels = save_grid(images, out, value_range, columns=columns)
+    pixels = save_grid(images, out, value_range, columns=columns,
+                       reverse_grey=run_info(args.model).get("grey_reversed", True))  # as the run's own grids
     print(f"wrote {out} ({len(images)} image{'s' * (len(images) > 1)} of {images.shape[1:]}, latent {latent_dim})")
     if args.show:
         import matplotlib.pyplot as plt

@@ -263,10 +263,10 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# What is this script's own on the command line: MNIST, its flags (--epochs, --batch-size, --max-steps), its
-# models from the flags, its collapse rule (both discriminator losses near 0). The run machinery the four
-# scripts share (checkpoints, --resume, Ctrl-C, TensorBoard, ...) is gan_runner.py's, beside this file;
-# without it (this file alone, in a notebook cell or a folder), main() trains with the tutorial's defaults.
+# This script's own on the command line: MNIST, its flags, its models from them, its collapse rule (both
+# discriminator losses near 0). The run machinery the four scripts share (checkpoints, --resume, Ctrl-C, ...) is
+# gan_runner.py's, beside this file; without it (this file alone, in a notebook cell or a folder), main()
+# trains with the tutorial's defaults.
 import sys
 
 try:
@@ -277,6 +277,7 @@ except ModuleNotFoundError:
 SCRIPT, ABOUT = "lsgan_mnist.py", "Least Squares GAN (LSGAN) on MNIST, on Keras 3."
 OUT_DIR, DATASET, DATA_KEYS = os.path.join("runs", "lsgan_mnist"), "MNIST", ("x_train",)
 LATENT_DISTRIBUTION = "normal"  # run.json tells generate.py
+GREY_REVERSED = True  # grids draw grey black on white, as the tutorials drew MNIST (a folder's photos: False)
 EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 10000, "digit-classifier FID"
 COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "both discriminator losses below {}"
 MIN_BATCH_SIZE = 2  # half real, half generated
@@ -355,23 +356,24 @@ def save_model(model, path):
 
 
 # Copied from gan_runner.save_grid
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns)
+    pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
 # Copied from gan_runner.grid_pixels
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
-    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
+    scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey
+    (default: GREY_REVERSED) is False, as for a folder of one's own grey photos."""
     cols = columns or int(np.ceil(np.sqrt(len(images))))
     rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1:
+    if c == 1 and (GREY_REVERSED if reverse_grey is None else reverse_grey):
         images = 1.0 - images
     grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):

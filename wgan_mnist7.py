@@ -299,9 +299,8 @@ def train(g_model, c_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 
 
 # %% ---- Running from the command line ------------------------------------------------------
-# What is this script's own on the command line: the MNIST sevens (--digit), the critic's flags (--n-critic,
-# --clip), its collapse rule (the critic's gap blown up). The run machinery the four scripts share is
-# gan_runner.py's, beside this file; alone, main() trains with the tutorial's defaults.
+# This script's own on the command line: the sevens (--digit), the critic's flags, its collapse rule. The run
+# machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the defaults.
 import sys
 
 try:
@@ -312,6 +311,7 @@ except ModuleNotFoundError:
 SCRIPT, ABOUT = "wgan_mnist7.py", "Wasserstein GAN (WGAN) on the MNIST sevens, on Keras 3."
 OUT_DIR, DATASET, DATA_KEYS = os.path.join("runs", "wgan_mnist7"), "MNIST", ("x_train", "y_train")
 LATENT_DISTRIBUTION = "normal"  # run.json tells generate.py
+GREY_REVERSED = True  # grids draw grey black on white, as the tutorials drew MNIST (a folder's photos: False)
 EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 10000, "digit-classifier FID against real digits of --digit"
 COLLAPSE_WINDOW, COLLAPSE_THRESHOLD = 200, 500.0
 COLLAPSE_RULE = "the critic's gap |c1 + c2| (its Wasserstein estimate) above {}"
@@ -347,8 +347,7 @@ def define_scorer(args):
 def add_flags(p):
     """This script's own flags; gan_runner.py adds the ones every script has after them."""
     p.add_argument("--epochs", type=gan_runner.positive, default=N_EPOCHS, help="training epochs")
-    p.add_argument("--n-critic", type=gan_runner.positive, default=N_CRITIC,
-                   help="critic updates per generator update")
+    p.add_argument("--n-critic", type=gan_runner.positive, default=N_CRITIC, help="critic updates per generator update")
     p.add_argument("--clip", type=gan_runner.positive_float, default=CLIP_VALUE,
                    help="clip critic kernels to [-CLIP, CLIP]")
     p.add_argument("--digit", type=int, choices=range(10), default=DIGIT, metavar="{0..9}", help="train on this digit")
@@ -401,23 +400,24 @@ def save_model(model, path):
 
 
 # Copied from gan_runner.save_grid
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None):
+def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns)
+    pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
     save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return pixels
 
 
 # Copied from gan_runner.grid_pixels
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel
-    shown scale x scale; grey is drawn black on white (reversed grayscale), as in the tutorials."""
+def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
+    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
+    scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey
+    (default: GREY_REVERSED) is False, as for a folder of one's own grey photos."""
     cols = columns or int(np.ceil(np.sqrt(len(images))))
     rows = -(-len(images) // cols)
     h, w, c = images.shape[1:]
     lo, hi = value_range
     images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1:
+    if c == 1 and (GREY_REVERSED if reverse_grey is None else reverse_grey):
         images = 1.0 - images
     grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
     for k, image in enumerate(images):

@@ -1,0 +1,147 @@
+"""Your own images: a folder of them as a training script's data, or evaluate.py's (docs/your-own-images.md).
+
+    python lsgan_mnist.py --data my_digits/                  # grey, 28x28
+    python dcgan_cifar10.py --data photos/ --image-size 64   # colour, 64x64
+
+Every image under the folder, recursively (.png, .jpg, .jpeg, .bmp, and a .gif's first frame), in sorted
+path order, hidden files and folders (.name, macOS's ._name) left out, is decoded once with Pillow:
+its EXIF orientation applied; converted to the script's channels (grey or RGB), transparent pixels
+onto white, 16-bit and palette images scaled and mapped; centre-cropped to a square, then resized with
+Pillow's antialiased bicubic filter to the model's size. The images are cached as an .npz laid out as
+keras.datasets returns its data (x_train: uint8 images; y_train: the digit of the top-level subfolder
+named 0-9 an image is in, else -1), in the project's cache folder, keyed by every file's name, size and
+modification time and by the size and channels; the script's own loader reads that .npz as it reads
+MNIST's, and scales it as its tutorial does. The folder is only ever read.
+"""
+
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from gan_runner import cache_dir, save_atomically
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+BACKGROUND = (255, 255, 255)  # under transparent pixels: white, as an image viewer shows most of them
+RESAMPLE = Image.Resampling.BICUBIC  # antialiased when shrinking (its support widens with the factor)
+RECIPE = 1  # the version of what decode() does: another recipe, another cache file
+NAMED = 3  # unreadable files named in the line that counts them
+
+
+def list_images(folder):
+    """(image paths relative to folder, count of other files) under folder, in sorted path order (as
+    '/'-separated strings), hidden files and folders left out."""
+    images, others = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            if name.lower().endswith(EXTENSIONS):
+                images.append(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
+            else:
+                others += 1
+    return sorted(images), others
+
+
+def label_of(relative):
+    """The digit of the top-level subfolder named 0-9 the image is in, else -1."""
+    top = relative.split("/")[0] if "/" in relative else ""
+    return int(top) if len(top) == 1 and top.isdigit() else -1
+
+
+def flattened(image):
+    """The image as 8-bit grey ("L") or RGB, transparent pixels on BACKGROUND: 16-bit grey scaled
+    (Pillow's own conversion would clip it), palettes mapped, CMYK and the rest converted."""
+    if image.mode.startswith("I"):  # 16-bit grey PNGs open as "I;16" (or "I"): 0..65535
+        grey = np.rint(np.asarray(image, dtype="float64") / 257.0).clip(0, 255).astype("uint8")
+        return Image.fromarray(grey, "L")
+    if image.mode in ("1", "L", "RGB") and "transparency" not in image.info:
+        return image.convert("L") if image.mode == "1" else image
+    if image.mode in ("RGBA", "LA", "La", "RGBa", "PA", "P") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND + (255,)), rgba).convert("RGB")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+
+
+def decode(path, size, channels):
+    """The image at path as uint8 (size, size, channels): see the module's docstring."""
+    with Image.open(path) as image:
+        if image.format == "JPEG":
+            image.draft(image.mode, (size, size))  # decode at a scale no smaller than needed: phone photos load fast
+        image = flattened(ImageOps.exif_transpose(image))  # a GIF's first frame: Image.open starts there
+        image = image.convert("L" if channels == 1 else "RGB")
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+        if image.size != (size, size):
+            image = image.resize((size, size), RESAMPLE)
+        return np.asarray(image, dtype="uint8").reshape(size, size, channels)
+
+
+def reason(err):
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text[:80]
+
+
+def prepare(folder, shape, cache=None, log=print):
+    """The path of the cached .npz of folder's images at shape (height, width, channels), made once:
+    decoded on every core, unreadable files skipped and counted in one line. ValueError (one line):
+    not a folder, an empty one, no images in it, or none readable."""
+    size, channels = shape[0], shape[-1]
+    if shape[0] != shape[1] or channels not in (1, 3):
+        raise ValueError(f"images of shape {shape}: square, grey or RGB only")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{folder}: no such folder")
+    relatives, others = list_images(folder)
+    if not relatives:
+        what = "empty" if not others else f"no images in it ({others} other files)"
+        raise ValueError(f"{folder}: {what}; images are {', '.join(EXTENSIONS)}, hidden files and folders left out")
+    listing = []
+    for relative in relatives:
+        status = os.stat(os.path.join(folder, relative))
+        listing.append([relative, status.st_size, status.st_mtime_ns])
+    key = hashlib.sha1(json.dumps([RECIPE, list(shape), BACKGROUND, listing]).encode()).hexdigest()[:16]
+    path = os.path.join(cache or cache_dir(), f"folder-{key}.npz")
+    if os.path.isfile(path):
+        with np.load(path) as cached:
+            n, skipped = len(cached["y_train"]), json.loads(str(cached["skipped"]))
+        log(f"{folder}: {n} images at {size}x{size}, decoded before (cache {path})" + said(skipped))
+        return path
+    start = time.monotonic()
+    paths = [os.path.join(folder, relative) for relative in relatives]
+    x = np.zeros((len(paths), size, size, channels), dtype="uint8")
+    ok = np.zeros(len(paths), dtype=bool)
+    skipped = []
+
+    def one(k):
+        try:
+            x[k] = decode(paths[k], size, channels)
+            ok[k] = True
+        except Exception as err:  # Pillow's UnidentifiedImageError, OSError (truncated), DecompressionBombError...
+            return f"{relatives[k]} ({reason(err)})"
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Pillow decodes without the GIL
+        skipped = [message for message in pool.map(one, range(len(paths))) if message]
+    if not ok.any():
+        raise ValueError(f"{folder}: none of its {len(paths)} images could be read: " + named(skipped))
+    labels = np.array([label_of(relative) for relative in relatives], dtype="int64")[ok]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_atomically(path, lambda tmp: np.savez(tmp, x_train=x[ok], y_train=labels, skipped=json.dumps(skipped)))
+    log(f"{folder}: {int(ok.sum())} images decoded at {size}x{size} in {time.monotonic() - start:.1f} s, "
+        f"cached in {path}" + said(skipped))
+    return path
+
+
+def named(skipped):
+    more = f", and {len(skipped) - NAMED} more" if len(skipped) > NAMED else ""
+    return ", ".join(skipped[:NAMED]) + more
+
+
+def said(skipped):
+    return f"; {len(skipped)} unreadable files skipped: {named(skipped)}" if skipped else ""
