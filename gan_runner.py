@@ -464,7 +464,7 @@ def read_data(script, args):
                 raise ValueError(f"{args.data}: no subfolders named 0-9, whose names label the images for "
                                  f"{script.SCRIPT} (docs/your-own-images.md)")
     elif path is not None and not os.path.isfile(path):
-        raise ValueError(f"{path}: no such data file or folder")
+        raise ValueError(f"{path}: no such data file")
     try:
         if path is not None:
             with np.load(path, allow_pickle=False) as data:

@@ -132,8 +132,9 @@ def prepare(folder, shape, cache=None, log=print):
         raise ValueError(f"{folder}: none of its {len(paths)} images could be read: " + named(skipped))
     labels = np.array([label_of(relative) for relative in relatives], dtype="int64")[ok]
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    save_atomically(path, lambda tmp: np.savez(tmp, x_train=x[ok], y_train=labels, skipped=json.dumps(skipped)))
-    log(f"{folder}: {int(ok.sum())} images decoded at {size}x{size} in {time.monotonic() - start:.1f} s, "
+    x = x if ok.all() else x[ok]  # (a copy only when some file was skipped)
+    save_atomically(path, lambda tmp: np.savez(tmp, x_train=x, y_train=labels, skipped=json.dumps(skipped)))
+    log(f"{folder}: {len(x)} images decoded at {size}x{size} in {time.monotonic() - start:.1f} s, "
         f"cached in {path}" + said(skipped))
     return path
 

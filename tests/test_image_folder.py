@@ -221,8 +221,8 @@ def test_the_cifar10_dcgan_grows_a_block_in_each_model_for_each_doubling(size, b
     up = [layer for layer in g_model.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
     assert len(up) == blocks and g_model.output_shape == (None, size, size, 3)
     assert [layer.output.shape[1] for layer in up] == [8 * 2**k for k in range(blocks)]
-    if size == 32:  # the published models, unchanged
-        assert (d_model.count_params(), g_model.count_params()) == (522497, 1466115)
+    assert (d_model.count_params(), g_model.count_params()) == {32: (522497, 1466115),  # the published models
+                                                                64: (1112577, 1728387), 128: (1702657, 1990659)}[size]
 
 
 def test_image_size_64_trains_on_a_folder_and_generate_draws_its_samples(tmp_path, capsys):

@@ -394,6 +394,7 @@ def test_resume_refuses_a_flag_or_data_that_changes_the_run(name, changed, tmp_p
                              capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1, err
     assert ("the data (--data)" if not changed else f"made with {changed[0]}") in err
-    # The run's own flags and data, only longer: accepted.
-    status, out, err = run_cli(script.main, args + ["--data", data, "--max-steps", "2", "--resume"], capsys)
-    assert status == 0 and "resuming the run" in out, err
+    if changed[:1] == ["--digit"]:  # then the run's own flags and data, only longer: accepted (once: the
+        # resume of every script with its own flags is tested above)
+        status, out, err = run_cli(script.main, args + ["--data", data, "--max-steps", "2", "--resume"], capsys)
+        assert status == 0 and "resuming the run" in out, err

@@ -213,3 +213,22 @@ def test_help_and_readme_name_both_fids_and_the_install_line(capsys):
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
     assert evaluate.TORCH_FIDELITY_INSTALL in readme and "--fid torch-fidelity" in readme
+
+
+@needs_torch_fidelity
+def test_a_folder_of_your_own_images_scores_with_the_ttur_network_too(weights, tmp_path, capsys):
+    """evaluate.py --data FOLDER --fid torch-fidelity: the folder prepared as for training (its cache), no --dataset."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for k in range(12):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3)).astype("uint8")).save(folder / f"{k:02d}.jpg")
+    _, model = cifar_files(tmp_path)
+    argv = [model, "--data", str(folder), "--fid", "torch-fidelity", "--inception-weights", weights, "--n", "12",
+            "--cache", str(tmp_path / "cache")]
+    status, stdout, err = run_cli(evaluate.main, argv, capsys)
+    assert status == 0, err
+    assert f"{folder}: 12 images decoded at 32x32" in stdout and "best by KID (TTUR Inception, torch-fidelity)" in stdout
+    assert "kid_ttur" in (tmp_path / "scores.csv").read_text().splitlines()[0]
