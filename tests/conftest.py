@@ -91,7 +91,7 @@ OPTIONAL = {"torch": "pip install torch", "torch_fidelity": "pip install torch-f
 
 def needs(package):
     """Skip the calling test where an optional package is missing, saying which and how to install it (pytest
-    prints the reason in its summary: pytest.ini's -rs). Under KERAS_GANS_CI=1 (.ci/run, which installs every
+    prints the reason in its summary: pytest.ini's -rfEs). Under KERAS_GANS_CI=1 (.ci/run, which installs every
     optional package) a missing one fails the test instead: CI never skips what it is there to run."""
     if importlib.util.find_spec(package) is not None:
         return

@@ -8,7 +8,6 @@ Every check calls the script's own functions and compares variable values before
 import importlib
 import inspect
 import os
-import warnings
 
 import numpy as np
 import pytest
@@ -180,40 +179,29 @@ def replay_first_update(model, update):
     return float(np.ravel(reported)[0]), recomputed[True], recomputed[False]
 
 
-def assert_reported_is_training_mode(model, update, built):
-    """The loss update() reported for model is the training-mode loss, to rounding.
-
-    Seen in 2 of 12 runs of this file under TensorFlow, bfloat16 and one thread, and in 1 CI run (float32, two
-    threads, beside another test process), the WGAN's updates only, never in 200 replays in one process: a
-    reported loss some 15% off both recomputations, the training mode's and the inference mode's (cause not
-    found). A model in the wrong mode misses on every try, so a miss is tried once more from the same rewound
-    state, and said in a warning."""
-    for attempt in (1, 2):
-        reported, training, inference = replay_first_update(model, update)
-        # Rounding, compiled step against eager replay: float32's, or bfloat16's 8-bit mantissa.
-        tolerance = (3e-6 if POLICY == "float32" else 2e-3) * max(1.0, abs(training))
-        # An inference-mode loss would miss `training` by more than the tolerance: the check can tell the
-        # two modes apart.
-        assert abs(inference - training) > 3 * tolerance
-        if abs(reported - training) <= tolerance or attempt == 2:
-            break
-        warnings.warn(f"{model.name}: reported loss {reported} against {training} in training mode and {inference} "
-                      "in inference mode; replayed once more")
-        rewind(built)
-    assert abs(reported - training) <= tolerance
+def assert_reported_is_training_mode(model, update):
+    """The loss update() reported for model is the training-mode loss, to rounding. (A WGAN update once missed both
+    modes here by ~15%: TensorFlow computed its loss with the critic already updated, which wgan_mnist7's loss now
+    prevents: docs/how-the-updates-work.md.)"""
+    reported, training, inference = replay_first_update(model, update)
+    # Rounding, compiled step against eager replay: float32's, or bfloat16's 8-bit mantissa.
+    tolerance = (3e-6 if POLICY == "float32" else 2e-3) * max(1.0, abs(training))
+    # An inference-mode loss would miss `training` by more than the tolerance: the check can tell the two modes apart.
+    assert abs(inference - training) > 3 * tolerance
+    assert abs(reported - training) <= tolerance, (reported, training, inference)
 
 
-def test_generator_update_runs_every_layer_in_training_mode(script, models, built):
+def test_generator_update_runs_every_layer_in_training_mode(script, models):
     """The discriminator's BatchNorm on batch statistics (and dropout on) during the
     generator's update, as in the discriminator's own updates."""
     if not REPLAY_EXACT and script.__name__ not in REPLAY_WITHOUT_DROPOUT:
         pytest.skip(f"declared: no replay of {script.__name__}'s dropout under {keras.backend.backend()}, {POLICY}")
     g_model, d_model, gan_model, d_fake_model, dataset = models
-    assert_reported_is_training_mode(gan_model, lambda: script.train_generator(gan_model, LATENT, n_batch=16), built)
+    assert_reported_is_training_mode(gan_model, lambda: script.train_generator(gan_model, LATENT, n_batch=16))
 
 
 @pytest.mark.parametrize("update", ["real images", "generated images"])
-def test_discriminator_update_runs_every_layer_in_training_mode(script, models, update, built):
+def test_discriminator_update_runs_every_layer_in_training_mode(script, models, update):
     """In the update on generated images the generator runs on batch statistics too."""
     if not REPLAY_EXACT and script.__name__ not in REPLAY_WITHOUT_DROPOUT:
         pytest.skip(f"declared: no replay of {script.__name__}'s dropout under {keras.backend.backend()}, {POLICY}")
@@ -221,7 +209,7 @@ def test_discriminator_update_runs_every_layer_in_training_mode(script, models, 
         pytest.skip(f"declared: {NO_CALL[script.__name__, update]}")
     g_model, d_model, gan_model, d_fake_model, dataset = models
     model = d_model if update == "real images" else d_fake_model
-    assert_reported_is_training_mode(model, lambda: train_discriminator(script, models), built)
+    assert_reported_is_training_mode(model, lambda: train_discriminator(script, models))
 
 
 def test_critic_kernels_stay_clipped():

@@ -26,11 +26,11 @@ def test_freeze_semantics_under_backend(backend, policy):
         pytest.fail(f"{backend} is not installed, so the freeze checks did not run under it")
     env = backend_env(backend, KERAS_GANS_POLICY=policy,
                       KERAS_GANS_VARIANTS="all" if (backend, policy) == ("tensorflow", "float32") else "published")
-    for name in THREAD_LIMITS:  # every core, as on a user's machine: under one TensorFlow thread, bfloat16's replay
-        env.pop(name, None)     # of a WGAN critic update missed its loss by 16% in 2 of 12 runs (measured)
+    for name in THREAD_LIMITS:  # every core, as on a user's machine
+        env.pop(name, None)
     env["XLA_FLAGS"] = env.get("XLA_FLAGS", "").replace(XLA_THREAD_LIMIT, "").strip()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-n", "0",
+        [sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "-n", "0",
          os.path.join(ROOT, "tests", "freeze_checks.py")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )

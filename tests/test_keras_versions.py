@@ -92,3 +92,31 @@ def test_the_requirements_floor_is_the_scripts_floor():
     with open(os.path.join(ROOT, "requirements.txt"), encoding="utf-8") as f:
         floor = re.search(r"^keras>=(\d+)\.(\d+)\s", f.read(), re.M)
     assert floor and tuple(int(n) for n in floor.groups()) == gan_runner.KERAS_NEEDED
+
+
+def test_a_wasserstein_update_reads_the_weights_before_it():
+    """Under TensorFlow's graph runtime (every Keras 3 TensorFlow run on a CPU: Keras compiles without XLA there), a
+    train step whose loss is linear in the scores had nothing that made the forward pass wait for the update: most
+    updates of this two-layer critic read its last kernel after it was updated, for the loss reported and the
+    gradients below it (docs/how-the-updates-work.md). Each update here must report the loss of the weights before
+    it and move them by exactly the SGD step that loss gives (computed with NumPy)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 64)).astype("float32"), np.where(np.arange(32)[:, None] % 2, 1.0, -1.0).astype("float32")
+    bad = []
+    for k in range(8):  # the runtime decides per compiled step: several steps, several calls each
+        keras.utils.set_random_seed(k)
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16), keras.layers.Dense(1)])
+        model.compile(loss=wgan_mnist7.wasserstein_loss, optimizer=keras.optimizers.SGD(learning_rate=0.1))
+        for call in range(10):
+            w1, b1, w2, b2 = (keras.ops.convert_to_numpy(v).astype("float64") for v in model.trainable_variables)
+            h = x @ w1 + b1
+            loss = float(np.mean(y * (h @ w2 + b2)))
+            dy = y / len(y)  # the loss's gradient in the scores
+            dh = dy @ w2.T
+            expected = [w1 - 0.1 * x.T @ dh, b1 - 0.1 * dh.sum(0), w2 - 0.1 * h.T @ dy, b2 - 0.1 * dy.sum(0)]
+            reported = float(np.ravel(lsgan_mnist.per_batch(model).train_on_batch(x, y))[0])
+            after = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+            if abs(reported - loss) > 1e-4 * max(1.0, abs(loss)) or not all(
+                    np.allclose(a, e, rtol=1e-4, atol=1e-5) for a, e in zip(after, expected)):
+                bad.append((k, call, reported, loss))
+    assert not bad, f"{len(bad)} of 80 updates read weights already updated (step, call, reported, before): {bad[:3]}"

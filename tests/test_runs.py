@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -48,24 +47,14 @@ def test_resume_continues_as_if_never_stopped(name, tmp_path, capsys):
     same history. Resuming the finished run says so and exits 0."""
     script, (args, length) = SCRIPTS[name], RUNS[name]
     args = args + ["--data", tiny_data(tmp_path / "data.npz", name), "--seed", "1"]
-    for attempt in (1, 2):
-        a, b = tmp_path / f"a{attempt}", tmp_path / f"b{attempt}"
-        assert run_cli(script.main, args + ["--out", str(a), length, "6"], capsys)[0] == 0
-        assert run_cli(script.main, args + ["--out", str(b), length, "3"], capsys)[0] == 0
-        assert checkpoint_step(b) == 3
-        status, out, _ = run_cli(script.main, args + ["--out", str(b), length, "6", "--resume"], capsys)
-        assert status == 0 and "resuming the run" in out and "at step 3 of 6" in out
-        assert "collapse" not in out  # a healthy run, at the default collapse rule
-        straight, resumed = (keras.models.load_model(d / "model_000006.h5", compile=False) for d in (a, b))
-        pairs = zip(straight.get_weights(), resumed.get_weights())
-        same = (all(np.allclose(u, v, rtol=1e-5, atol=1e-6) for u, v in pairs)
-                and (a / "history.csv").read_text() == (b / "history.csv").read_text())
-        if same or attempt == 2:
-            break
-        # Seen twice, the WGAN only, under pytest-xdist (once on the floor Keras, once on the newest): the resumed
-        # generator 5e-4 from the straight one; never in one process, nor in 25 seeded runs in a row. A resume
-        # that loses or changes state misses on every try: so a miss is run once more, and said.
-        warnings.warn(f"{name}: the resumed run ended apart from the straight one; run once more")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli(script.main, args + ["--out", str(a), length, "6"], capsys)[0] == 0
+    assert run_cli(script.main, args + ["--out", str(b), length, "3"], capsys)[0] == 0
+    assert checkpoint_step(b) == 3
+    status, out, _ = run_cli(script.main, args + ["--out", str(b), length, "6", "--resume"], capsys)
+    assert status == 0 and "resuming the run" in out and "at step 3 of 6" in out
+    assert "collapse" not in out  # a healthy run, at the default collapse rule
+    straight, resumed = (keras.models.load_model(d / "model_000006.h5", compile=False) for d in (a, b))
     for u, v in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
     assert (a / "history.csv").read_text() == (b / "history.csv").read_text()

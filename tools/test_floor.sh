@@ -4,8 +4,7 @@
 # the newest on that TensorFlow (the same losses, to the last digit), then the tests that depend on Keras'
 # behaviour: the recorded losses, the freeze checks, resume and collapse, the callbacks, the LSGAN's runs (not
 # the tests marked keras_independent: signals, kill -9, a full disk, bad flags). One process (-n 0), as before the
-# suite went to pytest-xdist: under it, once in two runs here, the floor's resumed WGAN ended 5e-4 from the
-# straight one (once under the newest Keras too, never in one process; tests/test_runs.py runs a miss once more).
+# suite went to pytest-xdist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keras=$(sed -n 's/^keras>=\([0-9.]*\).*/\1/p' requirements.txt)
