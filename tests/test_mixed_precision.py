@@ -1,7 +1,7 @@
 """--mixed-precision in every script: a run trains in each dtype policy, the layers a loss reads
 stay in float32, float16 scales the losses, what a run saves samples in float32 for generate.py
 and evaluate.py, run.json records the policy, a checkpoint refuses another one, and the policy
-set for a run does not outlive it. (freeze_checks.py runs once more in mixed_bfloat16.)"""
+set for a run does not outlive it. (freeze_checks.py also runs in mixed_bfloat16: test_backends.py.)"""
 
 import json
 import os
