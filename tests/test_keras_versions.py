@@ -101,7 +101,8 @@ def test_a_wasserstein_update_reads_the_weights_before_it():
     gradients below it (docs/how-the-updates-work.md). Each update here must report the loss of the weights before
     it and move them by exactly the SGD step that loss gives (computed with NumPy)."""
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(32, 64)).astype("float32"), np.where(np.arange(32)[:, None] % 2, 1.0, -1.0).astype("float32")
+    x = rng.normal(size=(32, 64)).astype("float32")
+    y = np.where(np.arange(32)[:, None] % 2, 1.0, -1.0).astype("float32")  # Wasserstein targets, half real
     bad = []
     for k in range(8):  # the runtime decides per compiled step: several steps, several calls each
         keras.utils.set_random_seed(k)
@@ -119,4 +120,4 @@ def test_a_wasserstein_update_reads_the_weights_before_it():
             if abs(reported - loss) > 1e-4 * max(1.0, abs(loss)) or not all(
                     np.allclose(a, e, rtol=1e-4, atol=1e-5) for a, e in zip(after, expected)):
                 bad.append((k, call, reported, loss))
-    assert not bad, f"{len(bad)} of 80 updates read weights already updated (step, call, reported, before): {bad[:3]}"
+    assert not bad, f"{len(bad)} of 80 updates read weights already updated (model, call, reported, before): {bad[:3]}"
