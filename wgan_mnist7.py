@@ -7,8 +7,8 @@ Wasserstein loss, weight clipping, 5 critic updates per generator update, and RM
 
     python wgan_mnist7.py [--data mnist.npz]   # 10 epochs on the sevens of MNIST (a local copy, or Keras downloads it)
 
-Read it as the tutorial, down to the banner "Running from the command line". In a notebook, paste it whole
-into one cell (it trains with the defaults), or run its cells (# %%), then:
+Read it as the tutorial, down to the banner "Running from the command line". In a notebook, paste
+it whole into one cell (it trains with the defaults), or run its cells (# %%), then:
 
     c_model, g_model = define_critic(), define_generator(LATENT_DIM)
     gan_model = define_gan(g_model, c_model)
@@ -43,8 +43,8 @@ LOSSES = ("c1", "c2", "g")  # a step's losses: critic on real, then generated im
 # %% The models
 @keras.saving.register_keras_serializable(package="keras_gans")
 class ClipConstraint(keras.constraints.Constraint):
-    """Clip weights to a hypercube after every update, the WGAN's way to keep the critic (roughly) Lipschitz;
-    registered, so that load_model() needs no custom_objects."""
+    """Clip weights to a hypercube after every update: the WGAN's way to keep the critic (roughly)
+    Lipschitz. Registered, so that load_model() needs no custom_objects."""
 
     def __init__(self, clip_value=CLIP_VALUE):
         self.clip_value = clip_value
@@ -163,8 +163,8 @@ def define_discriminator_on_fakes(generator, discriminator):
 
 # %% The data
 def load_real_samples(path=None, digit=DIGIT):
-    """MNIST's training images of one digit in [-1,1] (tanh's range), shape (n, 28, 28, 1): downloaded by Keras,
-    or from an .npz laid out as keras.datasets.mnist returns it."""
+    """MNIST's training images of one digit in [-1,1] (tanh's range), shape (n, 28, 28, 1): downloaded
+    by Keras, or from an .npz laid out as keras.datasets.mnist returns it."""
     if path is None:
         (x_train, y_train), (_, _) = keras.datasets.mnist.load_data()
     else:
