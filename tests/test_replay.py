@@ -9,11 +9,15 @@ once for each environment they hold (CPU model and flags, Keras, TensorFlow, Num
 TensorFlow's thread counts: pytest -n gives each worker its share of the cores, and a seeded run's
 rounding depends on how many threads split its sums). In a recorded environment the comparison is
 exact, to the last bit of every weight. Elsewhere other kernels round differently (AVX2 against
-AVX-512, another TensorFlow), and a GAN's losses drift apart from there within a few steps (measured
-between the four recordings, AVX2 and AVX-512 BF16 Zen CPUs, 1 and 2 threads: at most 9e-6 at step 1,
-2e-4 at step 2, 3e-3 by step 4): the first step's losses are compared to 1e-4 and the second's to 1e-3,
-which a change in what a run draws or computes (an extra random draw, another learning rate, another
-batch) misses by far more, and the run's files and run.json exactly.
+AVX-512, another TensorFlow), and a GAN's losses drift apart from there within a few steps: Adam's first
+updates are the sign of each gradient times the learning rate, so a gradient near 0 that rounds to the
+other sign moves its weight by a whole step. Measured between the recordings (AVX2 and AVX-512 BF16 Zen
+CPUs, an AVX-512 FP16 Xeon; 1 and 2 threads; tests/test_replay.py's RUNS): the Zens apart by at most 9e-6 at
+step 1, 2e-4 at step 2, 3e-3 by step 4; the Xeon's LSGAN apart from every Zen recording by 7.4e-5 at step 1
+(its d2 and g come after the discriminator's first update), 3.4e-3 at step 2, 2.9e-2 at step 4, which
+failed this test there at the earlier tolerances (1e-4, 1e-3) in every run. The first step's losses are
+compared to 1e-3 and the second's to 1e-2, which a change in what a run draws or computes (an extra random
+draw, another learning rate, another batch) misses by far more, and the run's files and run.json exactly.
 """
 
 import hashlib
@@ -38,7 +42,7 @@ RUNS = {
     "dcgan_mnist": ["--batch-size", "8", "--steps", "6", "--save-every", "4"],
     "dcgan_cifar10": ["--batch-size", "16", "--max-steps", "5", "--save-every", "1"],  # 3 steps an epoch
 }
-TOLERANCES = (1e-4, 1e-3)  # the first two steps' losses, elsewhere than a recorded environment
+TOLERANCES = (1e-3, 1e-2)  # the first two steps' losses, elsewhere than a recorded environment
 
 
 def environment():
