@@ -57,11 +57,19 @@ FIDS = {  # --fid: the network behind FID and KID -> (score names, as the lines 
     "keras": (("fid", "kid"), "Keras InceptionV3"),
     "torch-fidelity": (("fid_ttur", "kid_ttur"), "TTUR Inception, torch-fidelity"),
 }
-SCORE_NAMES = ("fid", "kid", "fid_ttur", "kid_ttur", "cfid")  # the main scores, in the order lines show them
+SCORE_NAMES = ("fid", "kid", "fid_ttur", "kid_ttur", "cfid", "swd")  # the main scores, in the order lines show them
 TORCH_FIDELITY_INSTALL = "pip install torch-fidelity"  # brings PyTorch and torchvision
 TORCH_FIDELITY_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # the file torch-fidelity downloads
 KERAS_INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the file Keras downloads
 DATASETS = {"mnist": (28, 28, 1), "mnist7": (28, 28, 1), "cifar10": (32, 32, 3)}  # and "folder": --data FOLDER
+# --metric swd: the sliced Wasserstein distance on Laplacian-pyramid patches, as ProGAN's metrics/sliced_wasserstein.py
+# (Karras et al. 2018, tkarras/progressive_growing_of_gans) computes it: its constants.
+SWD_PATCH = 7               # 7x7 neighbourhoods...
+SWD_PATCHES_PER_IMAGE = 128  # ...128 of them from each image, at every level of its pyramid
+SWD_REPEATS, SWD_DIRECTIONS = 4, 128  # random projections: 4 sets of 128 directions
+SWD_SMALLEST = 16           # pyramid levels down to 16x16 (a 28x28 image: one level, the image itself)
+METRICS = ("default", "swd")  # --metric: Inception's FID and KID (MNIST: and the classifier's), or SWD only
+SWD_EVAL_IMAGES = 2000     # a training script's --eval-metric swd: generated and training images per score
 
 
 # ---------------------------------------------------------------------------------------
@@ -373,10 +381,14 @@ class Scorer:
     """
 
     def __init__(self, dataset, data=None, n=N_SAMPLES, inception=True, inception_weights="imagenet",
-                 cache_dir=None, digit=None, log=print, fid="keras", shape=None):
+                 cache_dir=None, digit=None, log=print, fid="keras", shape=None, metric="default"):
         if dataset not in DATASETS and dataset != "folder":
             raise ValueError(f"unknown dataset {dataset!r}: choose from {', '.join(DATASETS)}, or give a folder")
-        if not dataset.startswith("mnist") and not inception:
+        if metric not in METRICS:
+            raise ValueError(f"unknown --metric {metric!r}: choose from {', '.join(METRICS)}")
+        if metric == "swd":  # from the images alone: no network
+            inception = False
+        elif not dataset.startswith("mnist") and not inception:
             raise ValueError(f"{'a folder' if dataset == 'folder' else dataset} has no digit classifier: its scores "
                              "need InceptionV3")
         if fid not in FIDS:
@@ -391,6 +403,10 @@ class Scorer:
         if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
             x_floor = reference_images(arrays["x_test"], arrays["y_test"], n, self.digit)
         self.networks = {}  # kind -> (network, key)
+        self.swd_reference = swd_descriptors(x_ref) if metric == "swd" else None
+        if metric == "swd":
+            self.reference, self.floor_images, self.metric = {}, x_floor, "swd"
+            return
         if dataset.startswith("mnist"):
             classifier = self.load_classifier(arrays)
             self.networks["classifier"] = (feature_outputs(classifier), file_fingerprint(self.classifier_path))
@@ -503,16 +519,31 @@ class Scorer:
 
     def __call__(self, generator, value_range=(-1.0, 1.0), distribution="normal", seed=0):
         check_image_shape(generator, self.shape, what=f"{self.dataset}'s")
+        if self.swd_reference is not None:
+            images = np.concatenate(list(batches_of_generated(generator, self.n, value_range, distribution, seed)))
+            return self.score_images(np.round(images * 255.0))
         outputs = {
             kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed))
             for kind, (network, _) in self.networks.items()
         }
         return self.score_outputs(outputs)
 
+    def score_images(self, images):
+        """The scores of a set of images (n, h, w, c) in [0, 255] (uint8, or floats): a folder's, say."""
+        if tuple(images.shape[1:]) != self.shape:
+            raise ValueError(f"images of shape {tuple(images.shape[1:])}, but {self.dataset}'s are {self.shape}")
+        if self.swd_reference is not None:
+            scores = swd_scores(self.swd_reference, swd_descriptors(images), self.shape[0])  # same patch places
+            return dict(n=min(len(images), len(self.swd_reference[0]) // SWD_PATCHES_PER_IMAGE), **scores)
+        return self.score_outputs({kind: run_features(network, batches_of_real(np.asarray(images, np.float32)))
+                                   for kind, (network, _) in self.networks.items()})
+
     def score_floor(self):
         """The same scores for real held-out (test) images, or None without a test split."""
         if self.floor_images is None:
             return None
+        if self.swd_reference is not None:
+            return self.score_images(self.floor_images)
         return self.score_outputs({kind: self.cached_features(kind, "test", self.floor_images) for kind in self.networks})
 
     def summary(self, scores):
@@ -527,6 +558,26 @@ class Scorer:
     def callback(self, g_model, out_dir, every, unit, rows, save_model, value_range, distribution):
         """The training scripts' --eval-every: a Keras callback (ScoreGenerator) scoring g_model."""
         return ScoreGenerator(self, g_model, out_dir, every, unit, rows, save_model, value_range, distribution)
+
+
+class ImagesScorer(Scorer):
+    """A Scorer of SWD against given real images, not a named data set's: a training script's --eval-every
+    --eval-metric swd, against the images it trains on (uint8, a sample of n), with no network."""
+
+    def __init__(self, images, n=None, log=print):
+        n = n or SWD_EVAL_IMAGES
+        self.dataset, self.n, self.shape, self.log, self.digit = "the training", n, tuple(images.shape[1:]), log, None
+        self.networks, self.reference, self.floor_images, self.metric = {}, {}, None, "swd"
+        self.swd_reference = swd_descriptors(reference_images(images, None, n))
+
+
+def training_images_scorer(dataset, value_range, n=None):
+    """ImagesScorer of a script's training images (in value_range, as it trains on them): a sample of n (default
+    SWD_EVAL_IMAGES), as uint8."""
+    lo, hi = value_range
+    n = n or SWD_EVAL_IMAGES
+    x = reference_images(dataset, None, n)
+    return ImagesScorer(np.round(np.clip((x - lo) / (hi - lo), 0.0, 1.0) * 255.0).astype("uint8"), n)
 
 
 class ScoreGenerator(keras.callbacks.Callback):
@@ -573,6 +624,81 @@ class ScoreGenerator(keras.callbacks.Callback):
         self.rows.append(dict(step=self.step, model=name, **scores))
         print(f">step {self.step}: {self.scorer.summary(scores)}")
         write_scores_csv(self.rows, os.path.join(self.out_dir, "eval_history.csv"))
+
+
+# ---------------------------------------------------------------------------------------
+# --metric swd: sliced Wasserstein distance on Laplacian-pyramid patches (no network, no download)
+# ---------------------------------------------------------------------------------------
+GAUSSIAN_5X5 = np.float32([[1, 4, 6, 4, 1], [4, 16, 24, 16, 4], [6, 24, 36, 24, 6], [4, 16, 24, 16, 4],
+                           [1, 4, 6, 4, 1]]) / 256.0  # OpenCV's pyrDown kernel, as the reference uses
+
+
+def swd_resolutions(side):
+    """The pyramid's levels: the image's side, halved down to SWD_SMALLEST."""
+    resolutions = []
+    while side >= SWD_SMALLEST:
+        resolutions.append(side)
+        side //= 2
+    return resolutions or [side]
+
+
+def laplacian_pyramid(images, levels):
+    """(n, c, h, w) float32 -> `levels` arrays: band-pass differences, then the last low-pass image
+    (the reference's generate_laplacian_pyramid: cv2.pyrDown and pyrUp with mirrored edges)."""
+    from scipy import ndimage
+
+    kernel = GAUSSIAN_5X5[np.newaxis, np.newaxis]
+    pyramid = [np.float32(images)]
+    for _ in range(1, levels):
+        low = ndimage.convolve(pyramid[-1], kernel, mode="mirror")[:, :, ::2, ::2]
+        up = np.zeros(pyramid[-1].shape[:2] + (2 * low.shape[2], 2 * low.shape[3]), np.float32)
+        up[:, :, ::2, ::2] = low
+        up = ndimage.convolve(up, kernel * 4.0, mode="mirror")
+        pyramid[-1] = pyramid[-1] - up[:, :, : pyramid[-1].shape[2], : pyramid[-1].shape[3]]
+        pyramid.append(low)
+    return pyramid
+
+
+def swd_descriptors(images, seed=0):
+    """One array per pyramid level: SWD_PATCHES_PER_IMAGE random 7x7 patches of each image (n, h, w, c),
+    every channel, flattened, each set normalised by its own mean and deviation per channel (as the reference)."""
+    rng = np.random.default_rng(seed)
+    x = np.transpose(np.asarray(images, np.float32), (0, 3, 1, 2))  # the reference's (n, c, h, w)
+    out = []
+    for level in laplacian_pyramid(x, len(swd_resolutions(x.shape[2]))):
+        n, c, h, w = level.shape
+        half, per = SWD_PATCH // 2, SWD_PATCHES_PER_IMAGE
+        count = n * per
+        patch, chan, dy, dx = np.ogrid[0:count, 0:c, -half : half + 1, -half : half + 1]
+        cx = dx + rng.integers(half, w - half, size=(count, 1, 1, 1))
+        cy = dy + rng.integers(half, h - half, size=(count, 1, 1, 1))
+        desc = level[patch // per, chan, cy, cx]  # (patches, c, 7, 7)
+        desc -= desc.mean(axis=(0, 2, 3), keepdims=True)
+        desc /= desc.std(axis=(0, 2, 3), keepdims=True) + 1e-12
+        out.append(desc.reshape(count, -1))
+    return out
+
+
+def sliced_wasserstein(a, b, seed=0):
+    """The mean over SWD_REPEATS x SWD_DIRECTIONS random unit directions of the 1-D Wasserstein distance
+    between the two sets' projections (sorted, compared point by point): the reference's sliced_wasserstein."""
+    rng = np.random.default_rng(seed)
+    n = min(len(a), len(b))  # the reference compares equal sets; a larger one is cut to the other's size
+    a, b = a[:n], b[:n]
+    results = []
+    for _ in range(SWD_REPEATS):
+        dirs = rng.standard_normal((a.shape[1], SWD_DIRECTIONS)).astype(np.float32)
+        dirs /= np.sqrt(np.sum(np.square(dirs), axis=0, keepdims=True))
+        results.append(np.mean(np.abs(np.sort(a @ dirs, axis=0) - np.sort(b @ dirs, axis=0))))
+    return float(np.mean(results))
+
+
+def swd_scores(real, fake, side):
+    """{"swd_<side>": ..., one per level, "swd": their mean}, x 1e3 as ProGAN reports them, of two sets of
+    descriptors (swd_descriptors) of images of that side."""
+    levels = [1e3 * sliced_wasserstein(r, f, seed=k) for k, (r, f) in enumerate(zip(real, fake))]
+    scores = {f"swd_{res}": value for res, value in zip(swd_resolutions(side), levels)}
+    return dict(scores, swd=float(np.mean(levels)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -660,7 +786,15 @@ def parse_args(argv=None):
         "weights are downloaded, and is not comparable with the FIDs papers report. torch-fidelity: the TTUR\n"
         "Inception graph published FIDs use (as papers: --n 50000), an optional install:\n"
         f"    {TORCH_FIDELITY_INSTALL}"))
-    p.add_argument("models", nargs="+", help="generator .h5 files saved by the training scripts (globs work)")
+    p.add_argument("models", nargs="+", help="generator .h5 files saved by the training scripts (globs work), or "
+                   "folders of images to score as they are")
+    p.add_argument("--metric", choices=METRICS, default="default",
+                   help="default: InceptionV3's FID and KID (MNIST: and the digit classifier's); swd: the sliced "
+                        "Wasserstein distance on Laplacian-pyramid patches (ProGAN's; x 1e3, per level and mean), from "
+                        "the images alone: no network, no download, any size, grey or colour")
+    p.add_argument("--image-size", type=gan_runner.positive, default=None,
+                   help="the side folders are scored at, when no generator is scored (default: the first generator's)")
+    p.add_argument("--grey", action="store_true", help="with --image-size: score grey images (default: colour)")
     p.add_argument("--dataset", choices=sorted(DATASETS), default=None,
                    help="the real data the generators learnt (not with --data FOLDER)")
     p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset (default: download), "
@@ -698,19 +832,27 @@ def main(argv=None):
             raise ValueError(f"--out {out}: exists and is not a folder")
         if not args.overwrite and any(os.path.exists(os.path.join(out, f)) for f in ("scores.csv", "scores.png")):
             raise ValueError(f"--out {out}: already holds scores.csv; pass --overwrite or choose another folder")
-        models = []
+        models, shape = [], None if folder else DATASETS[args.dataset]
+        if folder and args.image_size:
+            shape = (args.image_size, args.image_size, 1 if args.grey else 3)
         for path in paths:  # every file checked before the long part starts
+            if os.path.isdir(path):  # a folder of images, scored as it is (prepared at the shape below)
+                models.append((path, None))
+                continue
             model = generate.load_generator(path)
-            if not models:  # a folder's images are prepared at the first model's size
-                shape = tuple(model.outputs[0].shape[1:]) if folder else DATASETS[args.dataset]
+            if shape is None:  # a folder's images are prepared at the first model's size
+                shape = tuple(model.outputs[0].shape[1:])
             check_image_shape(model, shape, path, "the first model's" if folder else f"{args.dataset}'s")
             keras2 = generate.keras2_version(path)
             if keras2:
                 print(f"{path}: a Keras {keras2} file, translated")
             models.append((path, model))
+        if shape is None:
+            raise ValueError("only folders to score: give --image-size N (and --grey for grey images)")
+        folders = {path: load_dataset("folder", path, shape, args.cache)["x_train"] for path, m in models if m is None}
         scorer = Scorer("folder" if folder else args.dataset, args.data, args.n, inception=not args.no_inception,
                         inception_weights=None if args.inception_weights == "random" else args.inception_weights,
-                        cache_dir=args.cache, fid=args.fid, shape=shape)
+                        cache_dir=args.cache, fid=args.fid, shape=shape, metric=args.metric)
     except ValueError as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
@@ -720,11 +862,15 @@ def main(argv=None):
     if floor is not None:
         rows.append(dict(model="(real test images)", step=None, **floor))
     for path, model in models:
-        distribution, value_range = generate.sampling_info(path, model)
-        scores = scorer(model, value_range, distribution, seed=args.seed)
+        if model is None:
+            scores = scorer.score_images(folders[path])
+        else:
+            distribution, value_range = generate.sampling_info(path, model)
+            scores = scorer(model, value_range, distribution, seed=args.seed)
         rows.append(dict(model=path, step=step_of(path), **scores))
         print(f"{path}: {scorer.summary(scores)}", flush=True)
-    metrics = [m for m in SCORE_NAMES + ("coverage", "kl", "top_p", f"share_{scorer.digit}")
+    levels = tuple(k for k in columns_of(rows) if k.startswith("swd_"))
+    metrics = [m for m in SCORE_NAMES + levels + ("coverage", "kl", "top_p", f"share_{scorer.digit}")
                if m in columns_of(rows)]
     if scorer.digit is not None:  # one digit wanted: coverage and KL from uniform say nothing
         metrics = [m for m in metrics if m not in ("coverage", "kl")]
@@ -734,7 +880,8 @@ def main(argv=None):
     generated = [r for r in rows if r["model"] in dict(models)]
     plot_scores(generated, metrics, floor, os.path.join(out, "scores.png"))
     best = min(generated, key=lambda r: r[scorer.metric])
-    name = {"cfid": "classifier FID"}.get(scorer.metric) or f"{scorer.metric.split('_')[0].upper()} ({FIDS[args.fid][1]})"
+    name = ({"cfid": "classifier FID", "swd": "SWD (sliced Wasserstein, x 1e3)"}.get(scorer.metric)
+            or f"{scorer.metric.split('_')[0].upper()} ({FIDS[args.fid][1]})")
     print(f"\nbest by {name}: {best['model']} ({scorer.metric} {best[scorer.metric]:.4g})")
     print(f"wrote {os.path.join(out, 'scores.csv')} and scores.png")
     return 0

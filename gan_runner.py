@@ -21,6 +21,7 @@ What a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN"):
     load_data(args, path)         the training images from its tutorial's loader, given the .npz path (None:
                                   Keras' download) and the flags; if absent, load_real_samples(path)
     define_run(args) -> ((g_model, d_model, gan_model), train()'s keywords)
+    define_gan(g_model, d_model)  its tutorial's composite model: --augment builds it again on the augmented d_model
     train(...), generate_latent_points(...)          its tutorial's
 
 The way is one-directional: a script imports this module, which imports no script and calls only
@@ -86,7 +87,8 @@ def main(names, argv=None):
         try:
             check_out_dir(args.out, args.overwrite, args.resume)
             devices = prepare_backend(args, undo)  # before anything touches the backend
-            scorer = define_scorer(script, args) if args.eval_every else None  # before the seed: it may train
+            scorer = define_scorer(script, args) if args.eval_every and args.eval_metric != "swd" else None  # before
+            # the seed: it may train (a classifier); SWD, from the training images, once they are read
         except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
             return fail(script, err, 2)
         reversed_before = script.GREY_REVERSED  # grids draw MNIST's digits black on white, as the tutorials did,
@@ -115,7 +117,13 @@ def train_from_flags(script, args, argv, scorer, devices):
         models, train_args = script.define_run(args)
     except ValueError as err:
         return fail(script, err, 2)
+    if args.augment:
+        models = augmented(script, models, args.augment)
     settings = resume_settings(args, dataset)
+    if args.eval_every and args.eval_metric == "swd":
+        import evaluate
+
+        scorer = evaluate.training_images_scorer(dataset, script.OUTPUT_RANGE)
     guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse)
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
     signals = StopOnSignal()
@@ -134,7 +142,7 @@ def train_from_flags(script, args, argv, scorer, devices):
         os.makedirs(args.out, exist_ok=True)
         shape, drawn = list(models[0].output_shape[1:]), {"grey_reversed": script.GREY_REVERSED}
         write_run_info(script, args.out, args.latent_dim, mixed_precision=args.mixed_precision, devices=devices,
-                       image_shape=shape, **(drawn if shape[-1] == 1 else {}), **train_args)
+                       augment=args.augment, image_shape=shape, **(drawn if shape[-1] == 1 else {}), **train_args)
         for restart in range(args.restart_on_collapse + 1):
             if restart:
                 checkpoint.restore()
@@ -217,6 +225,9 @@ def add_run_flags(p, script):
     p.add_argument("--eval-every", type=positive, default=None, metavar="N",
                    help=f"every N {script.EVAL_UNIT}, save the generator and score it with evaluate.py's "
                         f"{script.EVAL_METRIC} (eval_history.csv; the best is named at the end); off unless given")
+    p.add_argument("--eval-metric", choices=("default", "swd"), default="default",
+                   help=f"--eval-every's score: default, {script.EVAL_METRIC}; swd, evaluate.py's sliced Wasserstein "
+                        "distance against the training images (no network, no download: any images)")
     p.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="write every step's losses and, each epoch, a grid of samples for TensorBoard to DIR")
     p.add_argument("--resume", action="store_true",
@@ -230,6 +241,10 @@ def add_run_flags(p, script):
     p.add_argument("--restart-on-collapse", type=non_negative, default=0, metavar="K",
                    help="on a likely collapse, restore the last good checkpoint and go on with a new seed, "
                         "at most K times")
+    p.add_argument("--augment", nargs="?", type=augment_policy, const=",".join(AUGMENTATIONS), default=None,
+                   metavar="PARTS", help="DiffAugment: the discriminator sees every image, real and generated, "
+                   f"augmented in training ({', '.join(AUGMENTATIONS)}, or some of them; bare: all three); for small "
+                   "folders")
 
 
 class Parser(argparse.ArgumentParser):
@@ -683,6 +698,114 @@ class CollapseGuard(keras.callbacks.Callback):
             print(f"step {step}: likely collapse ({rule} for {self.window} steps in a row)")
             if self.stop:
                 self.collapsed = self.model.stop_training = True
+
+
+# ---- --augment: DiffAugment (Zhao et al. 2020, mit-han-lab/data-efficient-gans) -----------------
+AUGMENTATIONS = ("color", "translation", "cutout")  # its policy's parts, in the order its reference code applies them
+
+
+def augment_policy(text):
+    """--augment's value: some of AUGMENTATIONS, comma-separated, returned in their order."""
+    parts = {part.strip() for part in text.split(",")} - {""}
+    unknown = sorted(parts - set(AUGMENTATIONS))
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"{unknown[0] if unknown else repr(text)}: choose from "
+                                         f"{', '.join(AUGMENTATIONS)} (comma-separated), or give --augment alone")
+    return ",".join(part for part in AUGMENTATIONS if part in parts)
+
+
+class DiffAugment(keras.layers.Layer):
+    """DiffAugment's augmentations, as its reference code (DiffAugment_tf.py) makes them, in keras.ops so that
+    gradients flow through them to the generator on every backend; each image gets its own draw:
+    - color: brightness + U(-0.5, 0.5), saturation x U(0, 2) about the pixel's channel mean (not on grey
+      images, where it changes nothing), contrast x U(0.5, 1.5) about the image's mean;
+    - translation: a whole-pixel shift of up to 1/8 of the side along each axis, zeros shifted in;
+    - cutout: one square of half the side set to 0, centred anywhere in the image (clipped at its edges).
+    Only in training: in inference (the accuracy reports, a saved model) images pass unchanged."""
+
+    def __init__(self, policy=",".join(AUGMENTATIONS), seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.policy = augment_policy(policy)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training:
+            return x
+        parts = self.policy.split(",")
+        if "color" in parts:
+            x = x + self.uniform(x, -0.5, 0.5)  # brightness
+            if x.shape[-1] > 1:
+                mean = keras.ops.mean(x, axis=3, keepdims=True)
+                x = (x - mean) * self.uniform(x, 0.0, 2.0) + mean  # saturation
+            mean = keras.ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            x = (x - mean) * self.uniform(x, 0.5, 1.5) + mean  # contrast
+        if "translation" in parts:
+            x = self.translate(x)
+        if "cutout" in parts:
+            x = self.cut_out(x)
+        return x
+
+    def uniform(self, x, low, high):
+        """One draw per image, shaped to broadcast over it."""
+        shape = (keras.ops.shape(x)[0], 1, 1, 1)
+        return keras.random.uniform(shape, low, high, dtype=self.compute_dtype, seed=self.seed_generator)
+
+    def shifts(self, x, low, high):
+        """A whole number in [low, high) for each image, shaped (batch, 1)."""
+        return keras.random.randint((keras.ops.shape(x)[0], 1), low, high, seed=self.seed_generator)
+
+    def translate(self, x):
+        """Each image shifted by whole pixels, up to 1/8 of the side along each axis: out[i] = x[i + shift], or 0."""
+        for axis in (1, 2):
+            size = x.shape[axis]
+            most = int(size * 0.125 + 0.5)
+            positions = keras.ops.arange(size, dtype="int32")
+            source = positions[None, :] + keras.ops.cast(self.shifts(x, -most, most + 1), "int32")  # (batch, size)
+            pick = keras.ops.cast(keras.ops.equal(source[:, :, None], positions[None, None, :]), x.dtype)
+            x = keras.ops.einsum("bij,bjwc->biwc" if axis == 1 else "bij,bhjc->bhic", pick, x)  # a gather, as matmul
+        return x
+
+    def cut_out(self, x):
+        """One square of half the side, zeroed, centred at a random pixel (offsets as the reference draws them)."""
+        height, width = x.shape[1], x.shape[2]
+        size_y, size_x = int(height * 0.5 + 0.5), int(width * 0.5 + 0.5)
+        oy, ox = (self.shifts(x, 0, side + (1 - size % 2)) for side, size in ((height, size_y), (width, size_x)))
+        rows = keras.ops.arange(height, dtype="int32")[None, :] - (keras.ops.cast(oy, "int32") - size_y // 2)
+        cols = keras.ops.arange(width, dtype="int32")[None, :] - (keras.ops.cast(ox, "int32") - size_x // 2)
+        inside_rows = keras.ops.logical_and(rows >= 0, rows < size_y)[:, :, None]  # (batch, height, 1)
+        inside_cols = keras.ops.logical_and(cols >= 0, cols < size_x)[:, None, :]  # (batch, 1, width)
+        keep = 1.0 - keras.ops.cast(keras.ops.logical_and(inside_rows, inside_cols), x.dtype)
+        return x * keep[..., None]
+
+    def get_config(self):
+        return dict(super().get_config(), policy=self.policy)
+
+
+class Augmented(keras.Model):
+    """--augment: the discriminator (or critic) with DiffAugment in front, compiled as it was (its loss, its
+    optimizer, its metrics). It takes the discriminator's place in the run, so every update augments every image
+    the discriminator sees: real ones in its own update, generated ones in its update on them and in the
+    generator's through the composite model, which sees the augmentation's gradient (DiffAugment's point). In
+    inference (the accuracy reports) images pass unchanged; saving it saves the discriminator alone, which loads
+    with plain keras.models.load_model."""
+
+    def __init__(self, discriminator, policy):
+        x = keras.Input(shape=discriminator.input_shape[1:])
+        augment = DiffAugment(policy, name="diff_augment")
+        super().__init__(inputs=x, outputs=discriminator(augment(x)), name=f"{discriminator.name}_augmented")
+        self.discriminator = discriminator
+        metrics = discriminator.get_compile_config().get("metrics")
+        self.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=metrics)
+
+    def save(self, *args, **kwargs):
+        return self.discriminator.save(*args, **kwargs)
+
+
+def augmented(script, models, policy):
+    """The run's models with the discriminator Augmented, and the composite model built on it (define_gan)."""
+    g_model, d_model, _ = models
+    d_model = Augmented(d_model, policy)
+    return g_model, d_model, script.define_gan(g_model, d_model)
 
 
 def fixed_latent_points(script, latent_dim, n=100):

@@ -6,6 +6,7 @@
     KERAS_BACKEND=jax python benchmarks/speed.py --steps 200     # on a GPU
     python benchmarks/speed.py --all                             # the GPU report: every script, every precision
     python benchmarks/speed.py --all --smoke                     # the same in seconds (the tests run it)
+    python benchmarks/speed.py --script dcgan_cifar10 --augment  # and train_step() with --augment, in the same run
 
 Both loops train the script's own models, on the same synthetic data at the same batch size:
 - the tutorial's loop as written for Keras 2, made to train on Keras 3 (the discriminator's
@@ -77,12 +78,14 @@ def tutorial_loop(m, latent_dim, dataset, n_batch):
     return step
 
 
-def project_step(m, latent_dim, dataset, n_batch, policy):
-    """One call of the script's own train_step(), on models built in `policy`."""
+def project_step(m, latent_dim, dataset, n_batch, policy, augment=None):
+    """One call of the script's own train_step(), on models built in `policy` (with --augment's, as a run's)."""
     d_model, g_model, gan_model = build(m, latent_dim, policy)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
+        if augment:
+            g_model, d_model, gan_model = gan_runner.augmented(m, (g_model, d_model, gan_model), augment)
         d_fake_model = m.define_discriminator_on_fakes(g_model, d_model)
     finally:
         keras.config.set_dtype_policy(previous)
@@ -160,6 +163,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=None, help="default: the script's N_BATCH")
     p.add_argument("--latent-dim", type=int, default=100)
     p.add_argument("--all", action="store_true", help="every script, float32, bfloat16 and float16, as one table")
+    p.add_argument("--augment", nargs="?", type=gan_runner.augment_policy, const=",".join(gan_runner.AUGMENTATIONS),
+                   default=None, metavar="PARTS", help="also time train_step() with --augment PARTS (bare: all three)")
     p.add_argument("--smoke", action="store_true",
                    help="a tiny run (1 step after 1 untimed, batch 4) that only shows it works")
     a = p.parse_args(argv)
@@ -174,6 +179,8 @@ def main(argv=None):
     dataset = synthetic_data(m, a.data_size)
     loops = {"tutorial": tutorial_loop(m, a.latent_dim, dataset, n_batch),
              "project": project_step(m, a.latent_dim, dataset, n_batch, PRECISIONS[a.mixed_precision])}
+    if a.augment:
+        loops["augmented"] = project_step(m, a.latent_dim, dataset, n_batch, PRECISIONS[a.mixed_precision], a.augment)
     ms = time_loops(loops, a.steps, a.rounds, a.warmup)
     tutorial, project = ms["tutorial"], ms["project"]
     print(f"Device: {device_line()}")
@@ -182,6 +189,9 @@ def main(argv=None):
     print(f"  train_step(), {a.mixed_precision if a.mixed_precision != 'off' else 'float32':8s}                        "
           f"     {project:8.1f} ms/step")
     print(f"  {tutorial / project:.2f}x the tutorial's speed")
+    if a.augment:
+        print(f"  train_step() with --augment {a.augment}: {ms['augmented']:8.1f} ms/step, "
+              f"{100 * (ms['augmented'] / project - 1):+.1f}% against train_step() without")
 
 
 if __name__ == "__main__":

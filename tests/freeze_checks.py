@@ -14,18 +14,23 @@ import pytest
 
 import keras
 
+import gan_runner
+
 LATENT = 100
 # KERAS_GANS_POLICY=mixed_bfloat16 runs every check on models built in that dtype policy.
 POLICY = os.environ.get("KERAS_GANS_POLICY", "float32")
 keras.config.set_dtype_policy(POLICY)
-# Every model a flag can build: (script, discriminator's keyword arguments, generator's). The four
-# published models always; with KERAS_GANS_VARIANTS=all, the CIFAR-10 DCGAN's extensions too.
-MODELS = [("lsgan_mnist", {}, {}), ("wgan_mnist7", {}, {}), ("dcgan_mnist", {}, {}), ("dcgan_cifar10", {}, {})]
+# Every model a flag can build: (script, discriminator's keyword arguments, generator's, --augment). The four
+# published models, and each with --augment's three parts, always; with KERAS_GANS_VARIANTS=all, the CIFAR-10
+# DCGAN's extensions too.
+PUBLISHED = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10")
+AUGMENT = ",".join(gan_runner.AUGMENTATIONS)
+MODELS = [(name, {}, {}, None) for name in PUBLISHED] + [(name, {}, {}, AUGMENT) for name in PUBLISHED]
 if os.environ.get("KERAS_GANS_VARIANTS") == "all":
-    MODELS += [("dcgan_cifar10", dict(batchnorm=True), {}),  # --batchnorm discriminator
-               ("dcgan_cifar10", {}, dict(batchnorm=True)),  # --batchnorm generator
-               ("dcgan_cifar10", dict(batchnorm=True), dict(batchnorm=True)),  # --batchnorm both
-               ("dcgan_cifar10", {}, dict(upsampling=True))]  # --upsampling
+    MODELS += [("dcgan_cifar10", dict(batchnorm=True), {}, None),  # --batchnorm discriminator
+               ("dcgan_cifar10", {}, dict(batchnorm=True), None),  # --batchnorm generator
+               ("dcgan_cifar10", dict(batchnorm=True), dict(batchnorm=True), None),  # --batchnorm both
+               ("dcgan_cifar10", {}, dict(upsampling=True), None)]  # --upsampling
 # The one update that makes no call to the model a replay needs, and why.
 NO_CALL = {("dcgan_mnist", "real images"): "its discriminator updates once, on real and generated images together, "
                                            "through the on-fakes model (checked as 'generated images')"}
@@ -44,16 +49,22 @@ def trainable_paths(model):
 
 
 @pytest.fixture(scope="module", params=MODELS,
-                ids=[f"{name}{''.join(f'-d_{k}' for k in d)}{''.join(f'-g_{k}' for k in g)}" for name, d, g in MODELS])
+                ids=[f"{name}{''.join(f'-d_{k}' for k in d)}{''.join(f'-g_{k}' for k in g)}{'-augment' if a else ''}"
+                     for name, d, g, a in MODELS])
 def variant(request):
-    """(script, discriminator's and generator's keyword arguments): each has the same function names."""
-    name, d_kwargs, g_kwargs = request.param
-    return importlib.import_module(name), d_kwargs, g_kwargs
+    """(script, discriminator's and generator's keyword arguments, --augment): each has the same function names."""
+    name, d_kwargs, g_kwargs, augment = request.param
+    return importlib.import_module(name), d_kwargs, g_kwargs, augment
 
 
 @pytest.fixture(scope="module")
 def script(variant):
     return variant[0]
+
+
+@pytest.fixture(scope="module")
+def augment(variant):
+    return variant[3]
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +94,15 @@ def models(built):
     return rewind(built)
 
 
-def build_models(script, d_kwargs=None, g_kwargs=None):
+def build_models(script, d_kwargs=None, g_kwargs=None, augment=None):
+    """The script's models, as its define_run builds them; with augment, as gan_runner's --augment then does."""
     keras.utils.set_random_seed(1)
     define_discriminator = getattr(script, "define_critic", None) or script.define_discriminator
     d_model = define_discriminator(**(d_kwargs or {}))
     g_model = script.define_generator(LATENT, **(g_kwargs or {}))
     gan_model = script.define_gan(g_model, d_model)
+    if augment:
+        g_model, d_model, gan_model = gan_runner.augmented(script, (g_model, d_model, gan_model), augment)
     d_fake_model = script.define_discriminator_on_fakes(g_model, d_model)
     dataset = np.random.uniform(-1, 1, (64,) + script.IMAGE_SHAPE).astype("float32")
     return g_model, d_model, gan_model, d_fake_model, dataset
@@ -120,8 +134,9 @@ def test_generator_update_changes_generator_only(script, models):
     g_model, d_model, gan_model, d_fake_model, dataset = models
     # Each convolution's and dense layer's kernel and bias, each BatchNorm's gamma and beta: the
     # discriminator is not frozen (the tutorial's freeze leaves it none in Keras 3).
-    weighted = [layer for layer in d_model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
-                                                                        keras.layers.BatchNormalization))]
+    inner = getattr(d_model, "discriminator", d_model)  # under --augment, the discriminator behind DiffAugment
+    weighted = [layer for layer in inner.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
+                                                                      keras.layers.BatchNormalization))]
     assert len(d_model.trainable_weights) == 2 * len(weighted) >= 6
     g0, d0 = snapshot(g_model), snapshot(d_model)
     script.train_generator(gan_model, LATENT, n_batch=16)
@@ -145,13 +160,31 @@ def loss_of(model, y_pred, y_true):
 # cross-entropy (~1e-5 to 1e-3 here); under PyTorch, Keras' train step draws other dropout masks than
 # an eager call with the same seed state. There, only the models without dropout (the LSGAN's and
 # the WGAN's) are replayed; the mode logic is the same code, which TensorFlow and JAX check in float32.
-REPLAY_EXACT = POLICY == "float32" and keras.backend.backend() != "torch"
+BACKEND = keras.backend.backend()
+REPLAY_EXACT = POLICY == "float32" and BACKEND != "torch"
 REPLAY_WITHOUT_DROPOUT = ("lsgan_mnist", "wgan_mnist7")
+
+
+def skip_unless_replayable(script, augment):
+    """Where the replay cannot draw the update's own dropout masks, or augmentations (under PyTorch; in bfloat16,
+    whose rounding over their arithmetic exceeds the tolerance), skip."""
+    if not REPLAY_EXACT and (script.__name__ not in REPLAY_WITHOUT_DROPOUT or augment):
+        pytest.skip(f"declared: no replay of {script.__name__}'s {'augmentation' if augment else 'dropout'} under "
+                    f"{keras.backend.backend()}, {POLICY}")
+
+
+def augmentations(model):
+    """The DiffAugment layers in model, at any depth (--augment)."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found += [layer] if isinstance(layer, gan_runner.DiffAugment) else augmentations(layer)
+    return found
 
 
 def replay_first_update(model, update):
     """Run update() and return (the loss it reported for its first model.train_on_batch,
-    that loss recomputed with every layer in training mode, and in inference mode).
+    that loss recomputed with every layer in training mode, and in inference mode, and, where
+    the model augments (--augment), in training mode with its augmentation switched off).
 
     The model's whole state (weights, BatchNorm statistics, dropout seeds) is rewound to what
     it was just before that call, so dropout draws the same masks as the real update did.
@@ -171,45 +204,57 @@ def replay_first_update(model, update):
     if not calls:
         pytest.fail(f"no {model.name}.train_on_batch in this update: the training-mode check did not run")
     x, y, state, reported = calls[0]
-    recomputed = {}
-    for training in (True, False):
+    recomputed, augmenting = {}, augmentations(model)
+    for training, augmented in (True, True), (False, True), (True, False):
+        if not (augmented or augmenting):
+            continue
         for v, value in state:
             v.assign(value)
-        recomputed[training] = loss_of(model, model(x, training=training), y)
-    return float(np.ravel(reported)[0]), recomputed[True], recomputed[False]
+        policies = [layer.policy for layer in augmenting]
+        for layer in augmenting:
+            layer.policy = layer.policy if augmented else ""
+        try:
+            recomputed[training, augmented] = loss_of(model, model(x, training=training), y)
+        finally:
+            for layer, policy in zip(augmenting, policies):
+                layer.policy = policy
+    return (float(np.ravel(reported)[0]), recomputed[True, True], recomputed[False, True],
+            recomputed.get((True, False)))
 
 
-def assert_reported_is_training_mode(model, update):
+def assert_reported_is_training_mode(model, update, augment=None):
     """The loss update() reported for model is the training-mode loss, to rounding. (A WGAN update once missed both
     modes here by ~15%: TensorFlow computed its loss with the critic already updated, which wgan_mnist7's loss now
     prevents: docs/how-the-updates-work.md.)"""
-    reported, training, inference = replay_first_update(model, update)
+    reported, training, inference, unaugmented = replay_first_update(model, update)
     # Rounding, compiled step against eager replay: float32's, or bfloat16's 8-bit mantissa.
     tolerance = (3e-6 if POLICY == "float32" else 2e-3) * max(1.0, abs(training))
     # An inference-mode loss would miss `training` by more than the tolerance: the check can tell the two modes apart.
     assert abs(inference - training) > 3 * tolerance
     assert abs(reported - training) <= tolerance, (reported, training, inference)
+    if augment:  # --augment: the update saw augmented images (one that did not would report the plain loss)
+        assert unaugmented is not None, f"{model.name} does not augment the images its discriminator sees"
+        assert abs(reported - unaugmented) > 3 * tolerance, (reported, unaugmented)
 
 
-def test_generator_update_runs_every_layer_in_training_mode(script, models):
+def test_generator_update_runs_every_layer_in_training_mode(script, augment, models):
     """The discriminator's BatchNorm on batch statistics (and dropout on) during the
-    generator's update, as in the discriminator's own updates."""
-    if not REPLAY_EXACT and script.__name__ not in REPLAY_WITHOUT_DROPOUT:
-        pytest.skip(f"declared: no replay of {script.__name__}'s dropout under {keras.backend.backend()}, {POLICY}")
+    generator's update, as in the discriminator's own updates; under --augment, on augmented images."""
+    skip_unless_replayable(script, augment)
     g_model, d_model, gan_model, d_fake_model, dataset = models
-    assert_reported_is_training_mode(gan_model, lambda: script.train_generator(gan_model, LATENT, n_batch=16))
+    assert_reported_is_training_mode(gan_model, lambda: script.train_generator(gan_model, LATENT, n_batch=16), augment)
 
 
 @pytest.mark.parametrize("update", ["real images", "generated images"])
-def test_discriminator_update_runs_every_layer_in_training_mode(script, models, update):
-    """In the update on generated images the generator runs on batch statistics too."""
-    if not REPLAY_EXACT and script.__name__ not in REPLAY_WITHOUT_DROPOUT:
-        pytest.skip(f"declared: no replay of {script.__name__}'s dropout under {keras.backend.backend()}, {POLICY}")
+def test_discriminator_update_runs_every_layer_in_training_mode(script, augment, models, update):
+    """In the update on generated images the generator runs on batch statistics too. Under --augment, both
+    updates saw augmented images: real ones and generated ones."""
+    skip_unless_replayable(script, augment)
     if (script.__name__, update) in NO_CALL:
         pytest.skip(f"declared: {NO_CALL[script.__name__, update]}")
     g_model, d_model, gan_model, d_fake_model, dataset = models
     model = d_model if update == "real images" else d_fake_model
-    assert_reported_is_training_mode(model, lambda: train_discriminator(script, models))
+    assert_reported_is_training_mode(model, lambda: train_discriminator(script, models), augment)
 
 
 def test_critic_kernels_stay_clipped():
@@ -224,3 +269,69 @@ def test_critic_kernels_stay_clipped():
         train_discriminator(script, models)
         for kernel in clipped:
             assert np.abs(keras.ops.convert_to_numpy(kernel)).max() <= script.CLIP_VALUE + 1e-7
+
+
+def test_the_accuracy_report_sees_the_images_unaugmented(augment, models):
+    """--augment augments in training only: the accuracy report (test_on_batch) scores the images as they are, as
+    the discriminator alone does, and the same twice."""
+    if not augment:
+        pytest.skip("declared: this variant does not augment")
+    g_model, d_model, gan_model, d_fake_model, dataset = models
+    x, y = dataset[:16], np.ones((16, 1), "float32")
+    first, again = (np.ravel(d_model.test_on_batch(x, y)) for _ in range(2))
+    alone = np.ravel(d_model.discriminator.test_on_batch(x, y))
+    tolerance = 1e-5 if POLICY == "float32" else 1e-2
+    np.testing.assert_allclose(first, alone, rtol=tolerance, atol=tolerance)
+    np.testing.assert_array_equal(first, again)
+
+
+def augment_numpy(policy, x):
+    layer = gan_runner.DiffAugment(policy, dtype="float32")  # the arithmetic itself, in any dtype policy
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)  # inference: unchanged
+    return keras.ops.convert_to_numpy(layer(x, training=True))
+
+
+def slope(a, b):
+    """b's least-squares slope on a, and the largest residual."""
+    fit = np.polyfit(a.ravel(), b.ravel(), 1)
+    return fit[0], np.abs(np.polyval(fit, a.ravel()) - b.ravel()).max()
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3)])
+def test_diff_augment_makes_the_reference_augmentations(shape):
+    """As DiffAugment_tf.py (mit-han-lab/data-efficient-gans) makes them, image by image: whole-pixel translations
+    of at most 1/8 of the side with zeros shifted in, one zeroed square of half the side, and colour changes that
+    are affine maps of each image (contrast in [0.5, 1.5]; saturation in [0, 2] on colour images only)."""
+    keras.utils.set_random_seed(3)
+    side, most, n = shape[0], int(shape[0] * 0.125 + 0.5), 32
+    x = np.random.uniform(0.5, 1.0, (8 * n,) + shape).astype("float32")  # no zeros: a zero in the output was put there
+    shifts = []
+    for a, b in zip(x, augment_numpy("translation", x)):  # 512 shifts: each end of the range is drawn
+        kept = np.nonzero(b[..., 0])
+        (top, bottom), (left, right) = ((k.min(), side - 1 - k.max()) for k in kept)
+        dy, dx = bottom - top, right - left  # out[i] = in[i + dy]: dy > 0 leaves zeros at the bottom
+        assert max(abs(dy), abs(dx)) <= most and min(top, bottom) == min(left, right) == 0
+        np.testing.assert_array_equal(b[top : side - bottom, left : side - right],
+                                      a[max(dy, 0) : side + min(dy, 0), max(dx, 0) : side + min(dx, 0)])
+        assert (b == 0).sum() == shape[2] * (side * side - (side - abs(dy)) * (side - abs(dx)))
+        shifts += [dy, dx]
+    assert min(shifts) == -most and max(shifts) == most  # the whole range drawn, both signs
+    half, sizes, x = int(side * 0.5 + 0.5), [], x[:n]
+    for a, b in zip(x, augment_numpy("cutout", x)):
+        rows, cols = (np.unique(k) for k in np.nonzero(b[..., 0] == 0))
+        assert len(rows) == rows.max() - rows.min() + 1 and len(cols) == cols.max() - cols.min() + 1  # one rectangle
+        assert (b == 0).sum() == shape[2] * len(rows) * len(cols) and np.array_equal(b[b != 0], a[b != 0])
+        for k, edge in ((rows, side), (cols, side)):  # half the side, or clipped where it crosses an edge
+            assert len(k) == half or (len(k) < half and (k.min() == 0 or k.max() == edge - 1))
+        sizes.append((len(rows), len(cols)))
+    assert (half, half) in sizes and any(s != (half, half) for s in sizes)
+    contrasts = []
+    for a, b in zip(x, augment_numpy("color", x)):
+        grey_a, grey_b = a.mean(axis=-1), b.mean(axis=-1)  # the pixel's mean over its channels
+        contrast, residual = slope(grey_a, grey_b)  # brightness adds to it, contrast scales it
+        assert 0.5 - 1e-4 <= contrast <= 1.5 + 1e-4 and residual < 1e-4
+        if shape[2] > 1:  # saturation scales each pixel's colour about its mean, contrast too
+            scale, residual = slope(a - grey_a[..., None], b - grey_b[..., None])
+            assert -1e-4 <= scale <= 3.0 + 1e-4 and residual < 1e-4
+        contrasts.append(contrast)
+    assert np.ptp(contrasts) > 0.5  # a draw for each image

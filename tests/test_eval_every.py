@@ -42,3 +42,20 @@ def test_eval_every_scores_and_names_the_best(name, tmp_path, capsys, monkeypatc
     assert all((out / r["model"]).is_file() for r in rows)
     best = min(rows, key=lambda r: float(r[metric]))
     assert f"best generator by {metric}: {best['model']}" in stdout
+
+
+def test_eval_metric_swd_scores_against_the_training_images_with_no_network(tmp_path, capsys, monkeypatch):
+    """--eval-every --eval-metric swd: evaluate.py's SWD of each saved generator against the images it trains on
+    (here the CIFAR-10 DCGAN's), and no scorer of the script's (Inception) built."""
+    monkeypatch.setattr(dcgan_cifar10, "define_scorer", None)  # calling it would fail
+    monkeypatch.setattr(evaluate, "SWD_EVAL_IMAGES", 40)
+    out = tmp_path / "run"
+    argv = ["--batch-size", "16", "--max-steps", "6", "--eval-every", "1", "--eval-metric", "swd",
+            "--data", str(tiny_data(tmp_path / "data.npz", "dcgan_cifar10")), "--out", str(out)]
+    status, stdout, err = run_cli(dcgan_cifar10.main, argv, capsys)
+    assert status == 0, err
+    lines = (out / "eval_history.csv").read_text().splitlines()
+    rows = [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
+    assert lines[0].split(",")[:6] == ["step", "model", "n", "swd_32", "swd_16", "swd"] and len(rows) == 2
+    best = min(rows, key=lambda r: float(r["swd"]))
+    assert f"best generator by swd: {best['model']}" in stdout

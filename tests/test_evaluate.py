@@ -285,3 +285,76 @@ def test_the_digit_classifier_leaves_the_callers_random_state_alone():
         # from its global generator while building layers, seeded or not; 3.15 does not)
         keras.utils.set_random_seed(5)
         np.testing.assert_array_equal(after, keras.ops.convert_to_numpy(keras.random.uniform((4,))))
+
+
+def smooth_images(n, side, channels, seed=0):
+    """Photo-like uint8 images: a few soft blobs of colour on a gradient, and a fine stripe texture a few pixels
+    wide at any size (a photo's detail), each image its own."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    x = np.empty((n, side, side, channels), np.float32)
+    for k in range(n):
+        angle, period = rng.uniform(0, np.pi), rng.uniform(3, 8) / side
+        stripes = np.sin(2 * np.pi * (np.cos(angle) * xx + np.sin(angle) * yy) / period)
+        image = rng.uniform(0, 80, channels) + 60 * yy[..., None] * rng.uniform(-1, 1, channels)
+        image = image + 30 * stripes[..., None]
+        for _ in range(4):
+            cy, cx, r = rng.uniform(0, 1, 3) * (1, 1, 0.3) + (0, 0, 0.05)
+            image = image + rng.uniform(0, 170, channels) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)[..., None]
+        x[k] = image
+    return np.clip(x, 0, 255).astype("uint8")
+
+
+@pytest.mark.parametrize("side, channels", [(28, 1), (32, 3), (64, 3), (128, 1)])
+def test_swd_is_zero_on_identical_sets_and_grows_with_the_damage(side, channels):
+    """ProGAN's SWD (metrics/sliced_wasserstein.py; its values on real CIFAR-10 folders: docs/evaluation.md): 0 for a
+    set against itself at every level; more noise or more blur scores worse (the mean over levels: one level alone
+    saturates, as each set is normalised by its own spread); levels as ProGAN's."""
+    from scipy import ndimage
+
+    real = smooth_images(60, side, channels)
+    reference = evaluate.swd_descriptors(real)
+    levels = [f"swd_{r}" for r in evaluate.swd_resolutions(side)]
+    assert levels == [f"swd_{side >> k}" for k in range(len(levels))]  # the side, halved down to 16 (28: itself)
+    assert side >> (len(levels) - 1) >= 16 and side >> len(levels) < 16 or levels == ["swd_28"]
+
+    def swd(images):
+        scores = evaluate.swd_scores(reference, evaluate.swd_descriptors(images), side)
+        assert list(scores) == levels + ["swd"] and scores["swd"] == pytest.approx(np.mean([scores[k] for k in levels]))
+        return scores
+
+    assert all(value == 0.0 for value in swd(real.copy()).values())
+    rng = np.random.default_rng(1)
+    noisy = [swd(np.clip(real + rng.normal(0, s, real.shape), 0, 255).astype("uint8")) for s in (4, 16, 48)]
+    blurred = [swd(ndimage.gaussian_filter(real, sigma=(0, s, s, 0))) for s in (0.7, 1.5, 3.0)]
+    for damaged in (noisy, blurred):
+        mean = [scores["swd"] for scores in damaged]
+        assert 0 < mean[0] < mean[1] < mean[2], mean
+    assert swd(smooth_images(60, side, channels, seed=2))["swd"] > 0  # other images of the same kind
+
+
+def test_metric_swd_scores_folders_and_generators_against_a_folder_offline(tmp_path, capsys, monkeypatch):
+    """evaluate.py --metric swd: a folder of images, and a generator, against a folder; no network touched."""
+    from PIL import Image
+
+    monkeypatch.setattr(keras.applications, "InceptionV3", None)  # any use of Inception would fail
+    real, other = smooth_images(40, 32, 3), smooth_images(40, 32, 3, seed=3)
+    for name, images in (("real", real), ("other", other)):
+        (tmp_path / name).mkdir()
+        for k, image in enumerate(images):
+            Image.fromarray(image).save(tmp_path / name / f"{k}.png")
+    generator = dcgan_cifar10.define_generator(8)
+    generator.save(tmp_path / "model_000010.h5")
+    argv = [str(tmp_path / "other"), str(tmp_path / "model_000010.h5"), "--data", str(tmp_path / "real"),
+            "--metric", "swd", "--n", "40", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "scores")]
+    status, out, err = run_cli(evaluate.main, argv, capsys)
+    assert status == 0, err
+    with open(tmp_path / "scores" / "scores.csv", newline="") as f:
+        rows = {r["model"]: r for r in csv.DictReader(f)}
+    assert set(rows[str(tmp_path / "other")]) >= {"swd", "swd_32", "swd_16"}
+    assert float(rows[str(tmp_path / "other")]["swd"]) < float(rows[str(tmp_path / "model_000010.h5")]["swd"])
+    assert f"best by SWD (sliced Wasserstein, x 1e3): {tmp_path / 'other'}" in out
+    status, _, err = run_cli(evaluate.main, [str(tmp_path / "other"), "--data", str(tmp_path / "real"), "--metric",
+                                             "swd", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "o2")],
+                             capsys)
+    assert status == 2 and "give --image-size N" in err and len(err.strip().splitlines()) == 1
