@@ -87,8 +87,8 @@ def main(names, argv=None):
         try:
             check_out_dir(args.out, args.overwrite, args.resume)
             devices = prepare_backend(args, undo)  # before anything touches the backend
-            scorer = define_scorer(script, args) if args.eval_every and args.eval_metric != "swd" else None  # before
-            # the seed: it may train (a classifier); SWD, from the training images, once they are read
+            # The script's scorer before the seed (it may train a classifier); SWD's from the training images, later
+            scorer = define_scorer(script, args) if args.eval_every and args.eval_metric != "swd" else None
         except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
             return fail(script, err, 2)
         reversed_before = script.GREY_REVERSED  # grids draw MNIST's digits black on white, as the tutorials did,
