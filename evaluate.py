@@ -402,11 +402,9 @@ class Scorer:
         x_floor = None
         if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
             x_floor = reference_images(arrays["x_test"], arrays["y_test"], n, self.digit)
-        self.networks = {}  # kind -> (network, key)
-        self.swd_reference = swd_descriptors(x_ref) if metric == "swd" else None
+        self.networks, self.swd_reference = {}, None  # kind -> (network, key); SWD's descriptors of x_ref
         if metric == "swd":
-            self.reference, self.floor_images, self.metric = {}, x_floor, "swd"
-            return
+            return self.score_by_swd(x_ref, x_floor)
         if dataset.startswith("mnist"):
             classifier = self.load_classifier(arrays)
             self.networks["classifier"] = (feature_outputs(classifier), file_fingerprint(self.classifier_path))
@@ -427,6 +425,11 @@ class Scorer:
                 self.log(f"FID from {scored} images is biased high: compare it only with FIDs of as many images")
 
     # -- building what the scores need, once --------------------------------------------
+    def score_by_swd(self, x_ref, x_floor=None):
+        """--metric swd: SWD against the real images x_ref (uint8), and no network."""
+        self.networks, self.reference, self.floor_images, self.metric = {}, {}, x_floor, "swd"
+        self.swd_reference = swd_descriptors(x_ref)
+
     def load_inception(self, fid, weights):
         """The --fid network with its weights, and the key its cached features are filed under."""
         keras_one = fid == "keras"
@@ -567,8 +570,7 @@ class ImagesScorer(Scorer):
     def __init__(self, images, n=None, log=print):
         n = n or SWD_EVAL_IMAGES
         self.dataset, self.n, self.shape, self.log, self.digit = "the training", n, tuple(images.shape[1:]), log, None
-        self.networks, self.reference, self.floor_images, self.metric = {}, {}, None, "swd"
-        self.swd_reference = swd_descriptors(reference_images(images, None, n))
+        self.score_by_swd(reference_images(images, None, n))
 
 
 def training_images_scorer(dataset, value_range, n=None):
