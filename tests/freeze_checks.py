@@ -170,7 +170,7 @@ def skip_unless_replayable(script, augment):
     whose rounding over their arithmetic exceeds the tolerance), skip."""
     if not REPLAY_EXACT and (script.__name__ not in REPLAY_WITHOUT_DROPOUT or augment):
         pytest.skip(f"declared: no replay of {script.__name__}'s {'augmentation' if augment else 'dropout'} under "
-                    f"{keras.backend.backend()}, {POLICY}")
+                    f"{BACKEND}, {POLICY}")
 
 
 def augmentations(model):
@@ -227,8 +227,11 @@ def assert_reported_is_training_mode(model, update, augment=None):
     modes here by ~15%: TensorFlow computed its loss with the critic already updated, which wgan_mnist7's loss now
     prevents: docs/how-the-updates-work.md.)"""
     reported, training, inference, unaugmented = replay_first_update(model, update)
-    # Rounding, compiled step against eager replay: float32's, or bfloat16's 8-bit mantissa.
-    tolerance = (3e-6 if POLICY == "float32" else 2e-3) * max(1.0, abs(training))
+    # Rounding, compiled step against eager replay: float32's, or bfloat16's 8-bit mantissa (one unit in the last
+    # place is 2**-8 = 3.9e-3 of a value). The two run other kernels: on an AMX Xeon the WGAN's update on generated
+    # images reported 0.8679 and the eager replay gave 0.8646 (3.3e-3 apart, every run; 2e-3 was the tolerance), and
+    # within 2e-3 with oneDNN kept off AMX (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16): docs/layout-and-tests.md.
+    tolerance = (3e-6 if POLICY == "float32" else 1e-2) * max(1.0, abs(training))
     # An inference-mode loss would miss `training` by more than the tolerance: the check can tell the two modes apart.
     assert abs(inference - training) > 3 * tolerance
     assert abs(reported - training) <= tolerance, (reported, training, inference)
@@ -322,8 +325,8 @@ def test_diff_augment_makes_the_reference_augmentations(shape):
         rows, cols = (np.unique(k) for k in np.nonzero(b[..., 0] == 0))
         assert len(rows) == rows.max() - rows.min() + 1 and len(cols) == cols.max() - cols.min() + 1  # one rectangle
         assert (b == 0).sum() == shape[2] * len(rows) * len(cols) and np.array_equal(b[b != 0], a[b != 0])
-        for k, edge in ((rows, side), (cols, side)):  # half the side, or clipped where it crosses an edge
-            assert len(k) == half or (len(k) < half and (k.min() == 0 or k.max() == edge - 1))
+        for k in (rows, cols):  # half the side, or clipped where it crosses an edge
+            assert len(k) == half or (len(k) < half and (k.min() == 0 or k.max() == side - 1))
         sizes.append((len(rows), len(cols)))
     assert (half, half) in sizes and any(s != (half, half) for s in sizes)
     contrasts = []
