@@ -51,11 +51,15 @@ NO_GPU = '; no GPU visible, so this is slow: README, "On a GPU"'
 PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh's: the grids' default
 GREY_REVERSED = True  # grids draw grey images black on white, as the tutorials drew MNIST: the default
+# The collapse guard's second rule (CollapseGuard, SampleSpread): samples of fixed latent points that spread less
+# than DIVERSITY times the real images' spread at DIVERSITY_CHECKS epoch ends in a row, each image averaged down to
+# about SPREAD_SIDE pixels a side (docs/long-runs.md: the values measured on collapsed and healthy runs).
+DIVERSITY, DIVERSITY_CHECKS, SPREAD_SIDE = 0.1, 2, 8
 # Flags that only lengthen, watch or place a run: --resume takes them changed. Every other flag
 # (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
 RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                      "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
-                     "restart_on_collapse", "seed", "data_parallel")
+                     "collapse_diversity", "restart_on_collapse", "seed", "data_parallel")
 
 
 class Script:
@@ -124,7 +128,9 @@ def train_from_flags(script, args, argv, scorer, devices):
         import evaluate
 
         scorer = evaluate.training_images_scorer(dataset, script.OUTPUT_RANGE)
-    guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse)
+    samples = SampleSpread(models[0], fixed_latent_points(script, args.latent_dim), dataset)
+    guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse, samples,
+                          args.collapse_diversity, out_dir=args.out)
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
     signals = StopOnSignal()
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
@@ -238,6 +244,10 @@ def add_run_flags(p, script):
                    help="steps in a row that must look collapsed")
     p.add_argument("--collapse-threshold", type=positive_float, default=script.COLLAPSE_THRESHOLD,
                    help="a likely collapse: " + script.COLLAPSE_RULE.format("this"))
+    p.add_argument("--collapse-diversity", type=non_negative_float, default=DIVERSITY, metavar="D",
+                   help=f"a likely collapse also: at {DIVERSITY_CHECKS} epoch ends in a row, after --collapse-window "
+                        "steps, the samples of 100 fixed latent points spread less than D times as far apart as real "
+                        "images (diversity.csv); 0: off")
     p.add_argument("--restart-on-collapse", type=non_negative, default=0, metavar="K",
                    help="on a likely collapse, restore the last good checkpoint and go on with a new seed, "
                         "at most K times")
@@ -272,6 +282,13 @@ def positive_float(text):
     value = float(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text}")
     return value
 
 
@@ -579,7 +596,7 @@ class Checkpoint(keras.callbacks.Callback):
         values = [keras.ops.convert_to_numpy(v) for v in self.variables()]
         rng = np.random.get_state()  # (name, keys, position, has_gauss, gauss)
         state = dict(step=len(self.history[self.losses[0]]), history=self.history, scores=self.scores,
-                     settings=self.settings, numpy_rng=[rng[0], int(rng[2]), int(rng[3]), float(rng[4])])
+                     diversity=self.guard.rows, settings=self.settings, numpy_rng=[rng[0], int(rng[2]), int(rng[3]), float(rng[4])])
         save_atomically(self.path, lambda tmp: np.savez(tmp, *values, state=json.dumps(state), rng_keys=rng[1]))
         self.saved_step = state["step"]
 
@@ -606,6 +623,7 @@ class Checkpoint(keras.callbacks.Callback):
         np.random.set_state((state["numpy_rng"][0], rng_keys, *state["numpy_rng"][1:]))
         self.history.update(state["history"])
         self.scores[:], self.saved_step = state["scores"], state["step"]
+        self.guard.rows = [tuple(row) for row in state.get("diversity", [])]  # an older checkpoint has none
         folder = os.path.dirname(self.path) or "."
         for name in os.listdir(folder):  # temporary files of a run killed while saving
             if name.startswith(".") and ".partial." in name:
@@ -622,7 +640,7 @@ class Checkpoint(keras.callbacks.Callback):
             print(f"resuming the run in {folder} at step {step} of {total}")
 
     def on_epoch_end(self, epoch, logs=None):
-        if np.isfinite(logs["loss"]) and self.guard.streak == 0:
+        if np.isfinite(logs["loss"]) and not self.guard.suspected:
             self.save()
 
 
@@ -675,18 +693,29 @@ class StopOnSignal(keras.callbacks.Callback):
 
 
 class CollapseGuard(keras.callbacks.Callback):
-    """A likely collapse: `window` steps in a row that look collapsed (the script's looks_collapsed).
-    It is reported; with `stop` the run stops there, and main may restart it from the checkpoint."""
+    """A likely collapse, by either of two rules. The losses: `window` steps in a row that look collapsed (the
+    script's looks_collapsed). The samples, given `samples` (SampleSpread): at `checks` epoch ends in a row, once
+    `window` steps are done, the generator's images of fixed latent points spread less than `diversity` times as
+    far apart as real images do: one picture drawn over and over, which the losses do not show. It is reported; with
+    `stop` the run stops there, and main may restart it from the checkpoint. Each epoch end's spread goes into the
+    epoch's logs as "diversity" (TensorBoard's, History's) and into `rows` (diversity.csv in out_dir)."""
 
-    def __init__(self, script, window=None, threshold=None, stop=True):
+    def __init__(self, script, window=None, threshold=None, stop=True, samples=None, diversity=DIVERSITY,
+                 checks=DIVERSITY_CHECKS, out_dir=None):
         super().__init__()
         script = Script(script)
         self.looks_collapsed, self.rule = script.looks_collapsed, script.COLLAPSE_RULE
         self.window = window or script.COLLAPSE_WINDOW
         self.threshold, self.stop = threshold or script.COLLAPSE_THRESHOLD, stop
+        self.samples, self.diversity, self.checks, self.out_dir, self.rows = samples, diversity, checks, out_dir, []
 
     def on_train_begin(self, logs=None):
-        self.streak, self.collapsed = 0, False
+        self.streak, self.alike, self.collapsed = 0, 0, False
+
+    @property
+    def suspected(self):
+        """A rule has seen a collapse begin: the checkpoint keeps the last state before it."""
+        return self.streak > 0 or self.alike > 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -695,9 +724,56 @@ class CollapseGuard(keras.callbacks.Callback):
         self.streak = self.streak + 1 if self.looks_collapsed(logs, self.threshold) else 0
         if self.streak == self.window:
             step, rule = self.epoch * self.params["steps"] + batch + 1, self.rule.format(f"{self.threshold:g}")
-            print(f"step {step}: likely collapse ({rule} for {self.window} steps in a row)")
-            if self.stop:
-                self.collapsed = self.model.stop_training = True
+            self.report(step, f"{rule} for {self.window} steps in a row")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.samples is None or self.model.stop_training:
+            return
+        step = min((epoch + 1) * self.params["steps"], self.params["total_steps"])
+        spread = self.samples.ratio()
+        if logs is not None:
+            logs["diversity"] = spread
+        self.rows = [row for row in self.rows if row[0] < step] + [(step, spread)]  # a restart's steps again
+        if self.out_dir:
+            text = "step,diversity\n" + "".join(f"{s},{d:.4f}\n" for s, d in self.rows)
+            save_atomically(os.path.join(self.out_dir, "diversity.csv"),
+                            lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
+        self.alike = self.alike + 1 if self.diversity and step >= self.window and spread < self.diversity else 0
+        if self.alike == self.checks:
+            self.report(step, f"the samples look alike: {spread:.2f} of the real images' spread, under "
+                              f"{self.diversity:g} at {self.checks} epoch ends in a row; try --augment, "
+                              "docs/your-own-images.md")
+
+    def report(self, step, what):
+        print(f"step {step}: likely collapse ({what})")
+        if self.stop:
+            self.collapsed = self.model.stop_training = True
+
+
+class SampleSpread:
+    """How far apart the generator's images of fixed latent points z lie, against real images (n of them, drawn
+    aside from training's random state): the mean distance between two images, each averaged down to about
+    SPREAD_SIDE pixels a side, so that their layouts and colours count, not a texture's fine grain. A healthy
+    generator's samples spread about as far as the data's; a collapsed one draws one picture, near 0."""
+
+    def __init__(self, g_model, z, images, n=100):
+        self.g_model, self.z = g_model, z
+        pick = np.random.default_rng(0).choice(len(images), min(n, len(images)), replace=False)
+        self.real = sample_spread(np.asarray(images[np.sort(pick)], "float32"))
+
+    def ratio(self):
+        return float(sample_spread(np.asarray(self.g_model.predict_on_batch(self.z), "float32")) / self.real)
+
+
+def sample_spread(images, side=None):
+    """The mean distance between two of the images, each averaged over blocks to about `side` pixels a side."""
+    n, h, w, c = images.shape
+    f = max(1, h // (side or SPREAD_SIDE))
+    x = images[:, : h // f * f, : w // f * f].reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4))
+    x = x.reshape(n, -1).astype("float64")
+    squares = (x * x).sum(axis=1)
+    distances = np.sqrt(np.maximum(squares[:, None] + squares[None] - 2.0 * x @ x.T, 0.0))
+    return distances[np.triu_indices(n, 1)].mean()
 
 
 # ---- --augment: DiffAugment (Zhao et al. 2020, mit-han-lab/data-efficient-gans) -----------------

@@ -120,6 +120,8 @@ def test_tensorboard_logs_every_steps_losses_and_a_grid_each_epoch_also_after_re
         assert sorted(logged) == list(range(1, 19))  # the resumed run's steps go on from 13
         np.testing.assert_allclose([logged[s] for s in range(1, 19)], history[name], rtol=1e-5)
     assert sorted(events["epoch_loss"]) == [0, 1, 2]
+    spreads = np.genfromtxt(out / "diversity.csv", delimiter=",", names=True)["diversity"]  # the collapse guard's
+    np.testing.assert_allclose([events["epoch_diversity"][e] for e in range(3)], spreads, atol=1e-4)
     grids = events["generated"]
     assert sorted(grids) == [6, 12, 18]
     picture = imread(io.BytesIO(grids[18]), format="png")

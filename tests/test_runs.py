@@ -325,6 +325,82 @@ def test_a_collapse_restarts_from_the_last_good_checkpoint_then_stops(name, thre
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 13
 
 
+class Drawing:
+    """A stand-in generator: whatever latent points it is given, it draws `images`."""
+
+    def __init__(self, images):
+        self.images = images
+
+    def predict_on_batch(self, z):
+        return self.images[: len(z)]
+
+
+def blocky_images(n, seed=1):
+    """n 32x32 colour images of 4x4 random blocks: real images' layouts and colours, without their fine grain."""
+    return np.random.default_rng(seed).uniform(-1, 1, (n, 4, 4, 3)).repeat(8, axis=1).repeat(8, axis=2)
+
+
+def one_texture(real, n):
+    """One of the real images drawn over and over, a fine checkerboard laid over it in another phase each time:
+    the photo folder's collapse at 64x64 (docs/long-runs.md), far apart pixel by pixel, alike to the eye."""
+    phase = np.random.default_rng(2).integers(0, 2, n)[:, None, None, None]
+    rows, cols = np.indices(real.shape[1:3])
+    checker = ((rows + cols) % 2)[None, :, :, None]
+    return real[:1] + np.where((checker + phase) % 2 == 1, 0.5, -0.5)
+
+
+@pytest.mark.keras_independent
+@pytest.mark.parametrize("drawn, fires", [("one picture", True), ("one texture", True), ("real images", False)])
+def test_samples_that_look_alike_are_a_likely_collapse(drawn, fires, tmp_path, capsys):
+    """The second rule: the samples of fixed latent points, each averaged down to 8x8, spread less than 0.1 of the
+    real images' spread at 2 epoch ends in a row, counted from --collapse-window steps on. One picture (or one texture
+    in another phase each time: apart pixel by pixel) is a collapse at the second such epoch end; other real images
+    never are. Each epoch end's spread is in the epoch's logs and in diversity.csv."""
+    real = blocky_images(300)
+    images = {"one picture": real[:1].repeat(100, axis=0), "one texture": one_texture(real, 100),
+              "real images": real[200:]}[drawn]
+    samples = gan_runner.SampleSpread(Drawing(images), np.zeros((100, 8)), real[:200])
+    guard, model = gan_runner.CollapseGuard(lsgan_mnist, window=10, samples=samples, out_dir=tmp_path), keras.Sequential()
+    guard.set_model(model)
+    guard.set_params({"steps": 5, "total_steps": 100})
+    model.stop_training = False
+    guard.on_train_begin()
+    seen = []
+    for epoch in range(3):  # ends at steps 5 (before the window: not counted), 10 and 15
+        guard.on_epoch_begin(epoch)
+        logs = {}
+        guard.on_epoch_end(epoch, logs)
+        seen.append((model.stop_training, logs["diversity"]))
+    out = capsys.readouterr().out
+    assert [stopped for stopped, _ in seen] == [False, False, fires] and guard.collapsed == fires
+    spreads = [spread for _, spread in seen]
+    assert all(spread < 0.1 for spread in spreads) if fires else all(0.8 < spread < 1.2 for spread in spreads)
+    if fires:
+        assert "step 15: likely collapse (the samples look alike" in out and "try --augment" in out
+    else:
+        assert "collapse" not in out
+    rows = (tmp_path / "diversity.csv").read_text().splitlines()
+    assert rows[0] == "step,diversity" and [row.split(",")[0] for row in rows[1:]] == ["5", "10", "15"]
+
+
+def test_the_samples_rule_stops_restarts_and_keeps_its_numbers_over_a_resume(tmp_path, capsys):
+    """In a run: a spread every epoch end meets (--collapse-diversity 1e9) from step 1 on is a collapse at the
+    second epoch's end; the checkpoint stays the one before the first epoch end that looked alike. A healthy run
+    writes diversity.csv a row an epoch, and a resumed run keeps the rows before it."""
+    args = ["--data", tiny_data(tmp_path / "data.npz", "lsgan_mnist"), "--batch-size", "16", "--seed", "1"]
+    run = args + ["--out", str(tmp_path / "run"), "--epochs", "3", "--collapse-window", "1"]
+    status, stdout, _ = run_cli(lsgan_mnist.main, run + ["--collapse-diversity", "1e9"], capsys)
+    assert status == 3 and "step 12: likely collapse (the samples look alike" in stdout
+    assert "last good checkpoint (step 0) is kept" in stdout
+    healthy = args + ["--out", str(tmp_path / "healthy")]
+    assert run_cli(lsgan_mnist.main, healthy + ["--epochs", "2"], capsys)[0] == 0
+    before = (tmp_path / "healthy" / "diversity.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in before] == ["step", "6", "12"]
+    assert run_cli(lsgan_mnist.main, healthy + ["--epochs", "3", "--resume"], capsys)[0] == 0
+    after = (tmp_path / "healthy" / "diversity.csv").read_text().splitlines()
+    assert after[:3] == before and after[3].startswith("18,")
+
+
 @pytest.mark.keras_independent
 def test_a_full_disk_is_one_line_and_loses_no_earlier_file(tmp_path, capsys, monkeypatch):
     out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
@@ -359,7 +435,7 @@ def test_an_unwritable_out_is_one_line(tmp_path, capsys):
 # must be refused changed; a flag added later lands on the refused side unless put here.
 ACCEPTED_CHANGED = {"epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                     "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
-                    "restart_on_collapse", "seed", "data_parallel"}
+                    "collapse_diversity", "restart_on_collapse", "seed", "data_parallel"}
 
 
 @pytest.mark.keras_independent
