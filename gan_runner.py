@@ -54,7 +54,7 @@ GREY_REVERSED = True  # grids draw grey images black on white, as the tutorials 
 # The collapse guard's second rule (CollapseGuard, SampleSpread): samples of fixed latent points that spread less
 # than DIVERSITY times the real images' spread at DIVERSITY_CHECKS epoch ends in a row, each image averaged down to
 # about SPREAD_SIDE pixels a side (docs/long-runs.md: the values measured on collapsed and healthy runs).
-DIVERSITY, DIVERSITY_CHECKS, SPREAD_SIDE = 0.1, 2, 8
+DIVERSITY, DIVERSITY_CHECKS, SPREAD_SIDE = 0.05, 2, 8
 # Flags that only lengthen, watch or place a run: --resume takes them changed. Every other flag
 # (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
 RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
