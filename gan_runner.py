@@ -129,8 +129,9 @@ def train_from_flags(script, args, argv, scorer, devices):
 
         scorer = evaluate.training_images_scorer(dataset, script.OUTPUT_RANGE)
     samples = SampleSpread(models[0], fixed_latent_points(script, args.latent_dim), dataset)
+    advice = "see docs/your-own-images.md" if args.augment else "try --augment, docs/your-own-images.md"
     guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse, samples,
-                          args.collapse_diversity, out_dir=args.out)
+                          args.collapse_diversity, out_dir=args.out, advice=advice)
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
     signals = StopOnSignal()
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
@@ -596,7 +597,8 @@ class Checkpoint(keras.callbacks.Callback):
         values = [keras.ops.convert_to_numpy(v) for v in self.variables()]
         rng = np.random.get_state()  # (name, keys, position, has_gauss, gauss)
         state = dict(step=len(self.history[self.losses[0]]), history=self.history, scores=self.scores,
-                     diversity=self.guard.rows, settings=self.settings, numpy_rng=[rng[0], int(rng[2]), int(rng[3]), float(rng[4])])
+                     diversity=self.guard.rows, settings=self.settings,
+                     numpy_rng=[rng[0], int(rng[2]), int(rng[3]), float(rng[4])])
         save_atomically(self.path, lambda tmp: np.savez(tmp, *values, state=json.dumps(state), rng_keys=rng[1]))
         self.saved_step = state["step"]
 
@@ -701,13 +703,14 @@ class CollapseGuard(keras.callbacks.Callback):
     epoch's logs as "diversity" (TensorBoard's, History's) and into `rows` (diversity.csv in out_dir)."""
 
     def __init__(self, script, window=None, threshold=None, stop=True, samples=None, diversity=DIVERSITY,
-                 checks=DIVERSITY_CHECKS, out_dir=None):
+                 checks=DIVERSITY_CHECKS, out_dir=None, advice="try --augment, docs/your-own-images.md"):
         super().__init__()
         script = Script(script)
         self.looks_collapsed, self.rule = script.looks_collapsed, script.COLLAPSE_RULE
         self.window = window or script.COLLAPSE_WINDOW
         self.threshold, self.stop = threshold or script.COLLAPSE_THRESHOLD, stop
         self.samples, self.diversity, self.checks, self.out_dir, self.rows = samples, diversity, checks, out_dir, []
+        self.advice = advice  # what to try, said when the samples rule fires
 
     def on_train_begin(self, logs=None):
         self.streak, self.alike, self.collapsed = 0, 0, False
@@ -741,8 +744,7 @@ class CollapseGuard(keras.callbacks.Callback):
         self.alike = self.alike + 1 if self.diversity and step >= self.window and spread < self.diversity else 0
         if self.alike == self.checks:
             self.report(step, f"the samples look alike: {spread:.2f} of the real images' spread, under "
-                              f"{self.diversity:g} at {self.checks} epoch ends in a row; try --augment, "
-                              "docs/your-own-images.md")
+                              f"{self.diversity:g} at {self.checks} epoch ends in a row; {self.advice}")
 
     def report(self, step, what):
         print(f"step {step}: likely collapse ({what})")
@@ -762,7 +764,8 @@ class SampleSpread:
         self.real = sample_spread(np.asarray(images[np.sort(pick)], "float32"))
 
     def ratio(self):
-        return float(sample_spread(np.asarray(self.g_model.predict_on_batch(self.z), "float32")) / self.real)
+        spread = sample_spread(np.asarray(self.g_model.predict_on_batch(self.z), "float32"))
+        return float(spread / self.real) if self.real > 0 else 1.0  # data of one picture: drawing it is right
 
 
 def sample_spread(images, side=None):

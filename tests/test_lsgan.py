@@ -40,9 +40,11 @@ def test_defaults_are_the_published_hyperparameters():
 def test_two_epoch_run_writes_every_output(lsgan_run):
     names = sorted(os.listdir(lsgan_run))
     assert names == [
-        "checkpoint.npz", "generated_plot_000006.png", "generated_plot_000012.png", "history.csv",
+        "checkpoint.npz", "diversity.csv", "generated_plot_000006.png", "generated_plot_000012.png", "history.csv",
         "model_000006.h5", "model_000012.h5", "plot_line_plot_loss.png", "run.json",
     ]
+    spreads = np.genfromtxt(lsgan_run / "diversity.csv", delimiter=",", names=True)  # the collapse guard's, each epoch
+    assert list(spreads["step"]) == [6, 12] and (spreads["diversity"] > 0).all()
     with open(lsgan_run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == list(range(1, 13))

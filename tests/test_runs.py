@@ -208,7 +208,7 @@ def open_every_file(folder):
             keras.models.load_model(path, compile=False)
         elif name.endswith(".png"):
             assert matplotlib.image.imread(path).ndim == 3
-        elif name == "history.csv":
+        elif name in ("history.csv", "diversity.csv"):
             assert np.genfromtxt(path, delimiter=",", names=True).size >= 1
         elif name == "run.json":
             json.loads(path.read_text())
@@ -236,7 +236,7 @@ def test_kill_9_in_the_middle_of_a_save_leaves_every_file_whole_and_the_run_resu
     assert ".partial." in half and os.path.getsize(half) > 0  # the kill landed in the middle of a save
     open_every_file(out)
     assert all(snapshot(out)[name] == digest for name, digest in before.items() if name not in (
-        "checkpoint.npz", "run.json"))  # the first epoch's files are as they were
+        "checkpoint.npz", "run.json", "diversity.csv"))  # the first epoch's files are as they were (these grow)
     status, stdout, _ = run_cli(lsgan_mnist.main, args + ["--epochs", "4", "--resume"], capsys)
     assert status == 0 and "resuming the run" in stdout
     assert not [name for name in os.listdir(out) if ".partial." in name]
@@ -360,7 +360,7 @@ def test_samples_that_look_alike_are_a_likely_collapse(drawn, fires, tmp_path, c
     images = {"one picture": real[:1].repeat(100, axis=0), "one texture": one_texture(real, 100),
               "real images": real[200:]}[drawn]
     samples = gan_runner.SampleSpread(Drawing(images), np.zeros((100, 8)), real[:200])
-    guard, model = gan_runner.CollapseGuard(lsgan_mnist, window=10, samples=samples, out_dir=tmp_path), keras.Sequential()
+    guard, model = gan_runner.CollapseGuard(lsgan_mnist, 10, samples=samples, out_dir=tmp_path), keras.Sequential()
     guard.set_model(model)
     guard.set_params({"steps": 5, "total_steps": 100})
     model.stop_training = False
