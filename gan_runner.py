@@ -743,7 +743,7 @@ class CollapseGuard(keras.callbacks.Callback):
                             lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
         self.alike = self.alike + 1 if self.diversity and step >= self.window and spread < self.diversity else 0
         if self.alike == self.checks:
-            self.report(step, f"the samples look alike: {spread:.2f} of the real images' spread, under "
+            self.report(step, f"the samples look alike: {spread:.3f} of the real images' spread, under "
                               f"{self.diversity:g} at {self.checks} epoch ends in a row; {self.advice}")
 
     def report(self, step, what):
