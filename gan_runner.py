@@ -741,7 +741,7 @@ class CollapseGuard(keras.callbacks.Callback):
             text = "step,diversity\n" + "".join(f"{s},{d:.4f}\n" for s, d in self.rows)
             save_atomically(os.path.join(self.out_dir, "diversity.csv"),
                             lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
-        self.alike = self.alike + 1 if self.diversity and step >= self.window and spread < self.diversity else 0
+        self.alike = self.alike + 1 if step >= self.window and spread < self.diversity else 0  # 0: never
         if self.alike == self.checks:
             self.report(step, f"the samples look alike: {spread:.3f} of the real images' spread, under "
                               f"{self.diversity:g} at {self.checks} epoch ends in a row; {self.advice}")

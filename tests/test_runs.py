@@ -383,15 +383,17 @@ def test_samples_that_look_alike_are_a_likely_collapse(drawn, fires, tmp_path, c
     assert rows[0] == "step,diversity" and [row.split(",")[0] for row in rows[1:]] == ["5", "10", "15"]
 
 
-def test_the_samples_rule_stops_restarts_and_keeps_its_numbers_over_a_resume(tmp_path, capsys):
+def test_the_samples_rule_stops_a_run_and_keeps_its_numbers_over_a_resume(tmp_path, capsys):
     """In a run: a spread every epoch end meets (--collapse-diversity 1e9) from step 1 on is a collapse at the
-    second epoch's end; the checkpoint stays the one before the first epoch end that looked alike. A healthy run
-    writes diversity.csv a row an epoch, and a resumed run keeps the rows before it."""
+    second epoch's end; the checkpoint stays the one before the first epoch end that looked alike; 0 turns the rule
+    off. A healthy run writes diversity.csv a row an epoch, and a resumed run keeps the rows before it."""
     args = ["--data", tiny_data(tmp_path / "data.npz", "lsgan_mnist"), "--batch-size", "16", "--seed", "1"]
     run = args + ["--out", str(tmp_path / "run"), "--epochs", "3", "--collapse-window", "1"]
     status, stdout, _ = run_cli(lsgan_mnist.main, run + ["--collapse-diversity", "1e9"], capsys)
     assert status == 3 and "step 12: likely collapse (the samples look alike" in stdout
     assert "last good checkpoint (step 0) is kept" in stdout
+    status, stdout, _ = run_cli(lsgan_mnist.main, run + ["--collapse-diversity", "0", "--overwrite"], capsys)
+    assert status == 0 and "collapse" not in stdout
     healthy = args + ["--out", str(tmp_path / "healthy")]
     assert run_cli(lsgan_mnist.main, healthy + ["--epochs", "2"], capsys)[0] == 0
     before = (tmp_path / "healthy" / "diversity.csv").read_text().splitlines()
