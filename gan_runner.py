@@ -129,9 +129,8 @@ def train_from_flags(script, args, argv, scorer, devices):
 
         scorer = evaluate.training_images_scorer(dataset, script.OUTPUT_RANGE)
     samples = SampleSpread(models[0], fixed_latent_points(script, args.latent_dim), dataset)
-    advice = "see docs/your-own-images.md" if args.augment else "try --augment, docs/your-own-images.md"
     guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse, samples,
-                          args.collapse_diversity, out_dir=args.out, advice=advice)
+                          args.collapse_diversity, out_dir=args.out, augmented=bool(args.augment))
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
     signals = StopOnSignal()
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
@@ -703,14 +702,15 @@ class CollapseGuard(keras.callbacks.Callback):
     epoch's logs as "diversity" (TensorBoard's, History's) and into `rows` (diversity.csv in out_dir)."""
 
     def __init__(self, script, window=None, threshold=None, stop=True, samples=None, diversity=DIVERSITY,
-                 checks=DIVERSITY_CHECKS, out_dir=None, advice="try --augment, docs/your-own-images.md"):
+                 checks=DIVERSITY_CHECKS, out_dir=None, augmented=False):
         super().__init__()
         script = Script(script)
         self.looks_collapsed, self.rule = script.looks_collapsed, script.COLLAPSE_RULE
         self.window = window or script.COLLAPSE_WINDOW
         self.threshold, self.stop = threshold or script.COLLAPSE_THRESHOLD, stop
         self.samples, self.diversity, self.checks, self.out_dir, self.rows = samples, diversity, checks, out_dir, []
-        self.advice = advice  # what to try, said when the samples rule fires
+        # What to try, said when the samples rule fires: augmentation, unless the run has it already
+        self.advice = ("see" if augmented else "try --augment,") + " docs/your-own-images.md"
 
     def on_train_begin(self, logs=None):
         self.streak, self.alike, self.collapsed = 0, 0, False
@@ -768,10 +768,10 @@ class SampleSpread:
         return float(spread / self.real) if self.real > 0 else 1.0  # data of one picture: drawing it is right
 
 
-def sample_spread(images, side=None):
+def sample_spread(images, side=SPREAD_SIDE):
     """The mean distance between two of the images, each averaged over blocks to about `side` pixels a side."""
     n, h, w, c = images.shape
-    f = max(1, h // (side or SPREAD_SIDE))
+    f = max(1, h // side)
     x = images[:, : h // f * f, : w // f * f].reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4))
     x = x.reshape(n, -1).astype("float64")
     squares = (x * x).sum(axis=1)

@@ -381,6 +381,7 @@ def test_samples_that_look_alike_are_a_likely_collapse(drawn, fires, tmp_path, c
         assert "collapse" not in out
     rows = (tmp_path / "diversity.csv").read_text().splitlines()
     assert rows[0] == "step,diversity" and [row.split(",")[0] for row in rows[1:]] == ["5", "10", "15"]
+    assert "--augment" not in gan_runner.CollapseGuard(lsgan_mnist, augmented=True).advice  # it has it already
 
 
 def test_the_samples_rule_stops_a_run_and_keeps_its_numbers_over_a_resume(tmp_path, capsys):
