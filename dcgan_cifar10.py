@@ -285,7 +285,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 
 # %% ---- Running from the command line ------------------------------------------------------
 # This script's own on the command line: CIFAR-10, the extensions and --image-size as flags, its score. The run
-# machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the defaults.
+# machinery the scripts share is gan_runner.py's, beside this file; alone, main() trains with the defaults.
 import sys
 
 try:
@@ -363,7 +363,7 @@ def train_with_defaults(out_dir):
     train(g_model, d_model, define_gan(g_model, d_model), load_real_samples(), LATENT_DIM, out_dir=out_dir)
 
 
-# ---- The helpers the tutorial calls: copies of gan_runner.py's, checked by tools/check_copies.py ----
+# ---- The helpers the tutorial calls: copies of gan_utils.py's and gan_runner.py's (tools/check_copies.py)
 # Copied from gan_runner.per_batch
 def per_batch(model):
     """The model, its running means reset first where train_on_batch and test_on_batch return the
@@ -373,7 +373,7 @@ def per_batch(model):
     return model
 
 
-# Copied from gan_runner.save_atomically
+# Copied from gan_utils.save_atomically
 def save_atomically(path, write):
     """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
     directory, name = os.path.split(path)
@@ -399,7 +399,7 @@ def save_model(model, path):
         absl_log.setLevel(level)
 
 
-# Copied from gan_runner.save_grid
+# Copied from gan_utils.save_grid
 def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
     pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
@@ -407,7 +407,7 @@ def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey
     return pixels
 
 
-# Copied from gan_runner.grid_pixels
+# Copied from gan_utils.grid_pixels
 def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
     """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
     scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey

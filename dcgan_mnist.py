@@ -186,10 +186,10 @@ def generate_fake_samples(generator, latent_dim, n_samples):
 
 # %% The reports: a grid and the generator every save_every steps, the losses (file helpers: below)
 # Copied from lsgan_mnist.summarize_performance
-def summarize_performance(step, g_model, latent_dim, n_samples=100, out_dir="."):
+def summarize_performance(step, g_model, latent_dim, n_samples=100, out_dir=".", reverse_grey=None):
     """A 10x10 grid of generated digits and the generator, both named by step."""
     X, _ = generate_fake_samples(g_model, latent_dim, n_samples)
-    save_grid(X, os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)))
+    save_grid(X, os.path.join(out_dir, "generated_plot_%06d.png" % (step + 1)), reverse_grey=reverse_grey)
     save_model(g_model, os.path.join(out_dir, "model_%06d.h5" % (step + 1)))
 
 
@@ -234,7 +234,7 @@ def train_step(d_fake_model, gan_model, dataset, latent_dim, n_batch):
 
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_steps=N_STEPS, n_batch=N_BATCH, save_every=SAVE_EVERY,
-          callbacks=None, history=None, out_dir=".", verbose="auto"):
+          callbacks=None, history=None, out_dir=".", verbose="auto", reverse_grey=None):
     """The tutorial's loop, counted in steps: train_step() n_steps times, summarize_performance()
     every save_every steps and at the end, plot_history() at the end; returns every step's losses.
     Like fit(), it runs Keras callbacks, to which an epoch is save_every steps (CSVLogger,
@@ -267,7 +267,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_steps=N_STEPS, n_b
                     break
             if not gan_model.stop_training:
                 rng = np.random.get_state()  # the report draws aside: where a run reports must not
-                summarize_performance(step - 1, g_model, latent_dim, out_dir=out_dir)
+                summarize_performance(step - 1, g_model, latent_dim, out_dir=out_dir, reverse_grey=reverse_grey)
                 np.random.set_state(rng)  # change how it trains
             means = {name: np.mean(history[name][first:]) for name in LOSSES}  # what fit() reports: the epoch's
             callbacks.on_epoch_end(epoch, dict(means, loss=means["d_loss"] + means["a_loss"]))
@@ -279,7 +279,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_steps=N_STEPS, n_b
 
 # %% ---- Running from the command line ------------------------------------------------------
 # This script's own on the command line: MNIST, a run counted in steps, its uniform latent, its collapse rule.
-# The run machinery the four scripts share is gan_runner.py's, beside this file; alone, main() trains with the
+# The run machinery the scripts share is gan_runner.py's, beside this file; alone, main() trains with the
 # tutorial's defaults.
 import sys
 
@@ -335,7 +335,7 @@ def train_with_defaults(out_dir):
     train(g_model, d_model, define_gan(g_model, d_model), load_real_samples(), LATENT_DIM, out_dir=out_dir)
 
 
-# ---- The helpers the tutorial calls: copies of gan_runner.py's, checked by tools/check_copies.py ----
+# ---- The helpers the tutorial calls: copies of gan_utils.py's and gan_runner.py's (tools/check_copies.py)
 # Copied from gan_runner.per_batch
 def per_batch(model):
     """The model, its running means reset first where train_on_batch and test_on_batch return the
@@ -345,7 +345,7 @@ def per_batch(model):
     return model
 
 
-# Copied from gan_runner.save_atomically
+# Copied from gan_utils.save_atomically
 def save_atomically(path, write):
     """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
     directory, name = os.path.split(path)
@@ -371,7 +371,7 @@ def save_model(model, path):
         absl_log.setLevel(level)
 
 
-# Copied from gan_runner.save_grid
+# Copied from gan_utils.save_grid
 def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
     """grid_pixels() of the images as a PNG, written whole; returns the picture."""
     pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
@@ -379,7 +379,7 @@ def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey
     return pixels
 
 
-# Copied from gan_runner.grid_pixels
+# Copied from gan_utils.grid_pixels
 def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
     """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
     scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey

@@ -37,13 +37,13 @@ import keras
 from keras import layers
 from scipy import linalg
 
-import gan_runner
+import gan_utils
 import generate
-from gan_runner import save_atomically
+from gan_utils import save_atomically
 
 # On a GPU, TensorFlow and JAX take nearly all its memory at start-up; --fid torch-fidelity runs PyTorch
 # beside them, so they take only what they use (the user's own setting wins), as the training scripts do.
-gan_runner.share_gpu_memory()
+gan_utils.share_gpu_memory()
 
 N_SAMPLES = 10000          # generated images per generator, and real images for the reference, as published
 FEATURE_BATCH = 100        # images per forward pass: memory stays bounded at any --n
@@ -116,15 +116,16 @@ def load_dataset(name, path=None, shape=None, cache=None):
     return out
 
 
-def reference_images(x, y, n, digit=None):
-    """Up to n real images (of one digit if asked), the same ones on every call."""
+def reference_images(x, y, n, digit=None, labels=False):
+    """Up to n real images (of one digit if asked), the same ones on every call; labels=True: and their labels."""
     if digit is not None:
-        x = x[y == digit]
+        x, y = x[y == digit], y[y == digit]
     if len(x) == 0:
         raise ValueError(f"no real images of digit {digit} in the data")
     if len(x) > n:
-        x = x[np.sort(np.random.default_rng(0).permutation(len(x))[:n])]
-    return x
+        pick = np.sort(np.random.default_rng(0).permutation(len(x))[:n])
+        x, y = x[pick], None if y is None else y[pick]
+    return (x, y) if labels else x
 
 
 def check_image_shape(generator, shape, name="the generator", what="the data's"):
@@ -143,15 +144,24 @@ def batches_of_real(x):
         yield to_unit(x[i : i + FEATURE_BATCH])
 
 
-def batches_of_generated(generator, n, value_range, distribution, seed=0):
-    """n samples of a generator, FEATURE_BATCH at a time, scaled to [0,1] from value_range."""
+def batches_of_generated(generator, n, value_range, distribution, seed=0, labels=None):
+    """n samples of a generator, FEATURE_BATCH at a time, scaled to [0,1] from value_range; a conditional
+    generator's of the classes in `labels` (asked_labels)."""
     rng = np.random.default_rng(seed)
     latent_dim = generator.inputs[0].shape[-1]
     lo, hi = value_range
     for i in range(0, n, FEATURE_BATCH):
         z = generate.latent_points(latent_dim, min(FEATURE_BATCH, n - i), distribution, rng)
-        images = np.asarray(generator.predict_on_batch(z), dtype="float32")
+        images = np.asarray(generator.predict_on_batch(z if labels is None else [z, labels[i : i + len(z)]]),
+                            dtype="float32")
         yield np.clip((images - lo) / (hi - lo), 0.0, 1.0)
+
+
+def asked_labels(generator, n):
+    """The classes a conditional generator (generate.classes_of) is asked for in n samples: each in turn, as many
+    of each as n allows; None for a generator of no classes."""
+    n_classes = generate.classes_of(generator)
+    return None if n_classes is None else np.arange(n) % n_classes
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,6 +337,20 @@ def torch_fidelity_scores(f1, f2, fid=True):
     return scores
 
 
+def class_scores(probabilities, features, asked, reference, reference_labels):
+    """A conditional generator's: the share of its samples the digit classifier reads as the digit asked for
+    ("agreement"), over all and per class, and each class's classifier FID against real images of that digit
+    (where there are as many of each as features: fewer give a singular covariance)."""
+    said = probabilities.argmax(axis=1)
+    scores = {"agreement": float((said == asked).mean())}
+    scores.update({f"agreement_{k}": float((said[asked == k] == k).mean()) for k in np.unique(asked)})
+    for k in np.unique(asked):
+        mine, real = features[asked == k], reference[reference_labels == k]
+        if min(len(mine), len(real)) >= features.shape[1]:
+            scores[f"cfid_{k}"] = frechet_distance(*statistics(mine), *statistics(real))
+    return scores
+
+
 def digit_scores(probabilities, digit=None):
     """What the classifier says of a set of images: the share of each digit, coverage (digits
     with at least COVERAGE_SHARE), KL from uniform, mean top probability, and one digit's share."""
@@ -395,10 +419,10 @@ class Scorer:
             raise ValueError(f"unknown --fid {fid!r}: choose from {', '.join(FIDS)}")
         self.dataset, self.n, self.shape, self.log = dataset, n, tuple(shape or DATASETS[dataset]), log
         self.digit = 7 if dataset == "mnist7" and digit is None else digit
-        self.cache_dir = cache_dir or gan_runner.cache_dir()
+        self.cache_dir = cache_dir or gan_utils.cache_dir()
         os.makedirs(self.cache_dir, exist_ok=True)
         arrays = load_dataset(dataset, data, self.shape, self.cache_dir)
-        x_ref = reference_images(arrays["x_train"], arrays["y_train"], n, self.digit)
+        x_ref, self.y_ref = reference_images(arrays["x_train"], arrays["y_train"], n, self.digit, labels=True)
         x_floor = None
         if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
             x_floor = reference_images(arrays["x_test"], arrays["y_test"], n, self.digit)
@@ -501,15 +525,17 @@ class Scorer:
     def fid_possible(n, features):
         return n >= features
 
-    def score_outputs(self, outputs):
+    def score_outputs(self, outputs, asked=None):
         """Scores of a set of images from its network outputs {kind: [features, (probs)]}: "n", the
-        images scored, then the metrics."""
+        images scored, then the metrics; with `asked`, a conditional generator's classes, the class scores."""
         scores = {"n": min(len(out[0]) for out in outputs.values())}
         for kind, (features, *probs) in outputs.items():
             ref = self.reference[kind][0]
             if kind == "classifier":
                 scores["cfid"] = frechet_distance(*statistics(features), *statistics(ref))
                 scores.update(digit_scores(probs[0], self.digit))
+                if asked is not None:
+                    scores.update(class_scores(probs[0], features, asked, ref, self.y_ref))
                 continue
             fid = self.fid_possible(min(len(features), len(ref)), features.shape[1])
             if kind == "inception":
@@ -522,14 +548,17 @@ class Scorer:
 
     def __call__(self, generator, value_range=(-1.0, 1.0), distribution="normal", seed=0):
         check_image_shape(generator, self.shape, what=f"{self.dataset}'s")
+        asked = asked_labels(generator, self.n)  # a conditional generator's: every class, as many of each
         if self.swd_reference is not None:
-            images = np.concatenate(list(batches_of_generated(generator, self.n, value_range, distribution, seed)))
+            images = np.concatenate(list(batches_of_generated(generator, self.n, value_range, distribution, seed,
+                                                              asked)))
             return self.score_images(np.round(images * 255.0))
         outputs = {
-            kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed))
+            kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed,
+                                                             asked))
             for kind, (network, _) in self.networks.items()
         }
-        return self.score_outputs(outputs)
+        return self.score_outputs(outputs, asked)
 
     def score_images(self, images):
         """The scores of a set of images (n, h, w, c) in [0, 255] (uint8, or floats): a folder's, say."""
@@ -552,7 +581,9 @@ class Scorer:
     def summary(self, scores):
         """A short line of the main scores."""
         parts = [f"{k} {scores[k]:.4g}" for k in SCORE_NAMES if k in scores]
-        if f"share_{self.digit}" in scores:
+        if "agreement" in scores:  # a conditional generator's
+            parts.append(f"agreement with the asked digit {scores['agreement']:.1%}")
+        elif f"share_{self.digit}" in scores:
             parts.append(f"share of {self.digit}s {scores[f'share_{self.digit}']:.1%}")
         elif "coverage" in scores:
             parts.append(f"coverage {scores['coverage']}/10")
@@ -783,7 +814,7 @@ def parse_args(argv=None):
     class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
         pass  # the epilog as written: its install line unbroken
 
-    p = gan_runner.Parser(description=__doc__.split("\n\n")[0], formatter_class=Formatter, epilog=(
+    p = gan_utils.Parser(description=__doc__.split("\n\n")[0], formatter_class=Formatter, epilog=(
         "Two FIDs (--fid). keras: Keras' InceptionV3; it ranks this project's generators, offline once its\n"
         "weights are downloaded, and is not comparable with the FIDs papers report. torch-fidelity: the TTUR\n"
         "Inception graph published FIDs use (as papers: --n 50000), an optional install:\n"
@@ -794,14 +825,14 @@ def parse_args(argv=None):
                    help="default: InceptionV3's FID and KID (MNIST: and the digit classifier's); swd: the sliced "
                         "Wasserstein distance on Laplacian-pyramid patches (ProGAN's; x 1e3, per level and mean), from "
                         "the images alone: no network, no download, any size, grey or colour")
-    p.add_argument("--image-size", type=gan_runner.positive, default=None,
+    p.add_argument("--image-size", type=gan_utils.positive, default=None,
                    help="the side folders are scored at, when no generator is scored (default: the first generator's)")
     p.add_argument("--grey", action="store_true", help="with --image-size: score grey images (default: colour)")
     p.add_argument("--dataset", choices=sorted(DATASETS), default=None,
                    help="the real data the generators learnt (not with --data FOLDER)")
     p.add_argument("--data", default=None, help="local .npz laid out as Keras returns the dataset (default: download), "
                    "or a folder of your own images, prepared as for training (then no --dataset)")
-    p.add_argument("--n", type=gan_runner.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
+    p.add_argument("--n", type=gan_utils.positive, default=N_SAMPLES, help="generated (and real reference) images per score")
     p.add_argument("--seed", type=int, default=0, help="seed for the latent points: every generator gets the same ones")
     p.add_argument("--out", default=None, help="folder for scores.csv and scores.png (default: the first model's folder)")
     p.add_argument("--fid", choices=list(FIDS), default="keras",
@@ -871,8 +902,11 @@ def main(argv=None):
             scores = scorer(model, value_range, distribution, seed=args.seed)
         rows.append(dict(model=path, step=step_of(path), **scores))
         print(f"{path}: {scorer.summary(scores)}", flush=True)
+        per_class = [k for k in scores if k.startswith("agreement_")]  # a conditional generator's, class by class
+        if per_class:
+            print("  agreement per asked digit: " + ", ".join(f"{k.split('_')[1]} {scores[k]:.0%}" for k in per_class))
     levels = tuple(k for k in columns_of(rows) if k.startswith("swd_"))
-    metrics = [m for m in SCORE_NAMES + levels + ("coverage", "kl", "top_p", f"share_{scorer.digit}")
+    metrics = [m for m in SCORE_NAMES + levels + ("coverage", "kl", "top_p", f"share_{scorer.digit}", "agreement")
                if m in columns_of(rows)]
     if scorer.digit is not None:  # one digit wanted: coverage and KL from uniform say nothing
         metrics = [m for m in metrics if m not in ("coverage", "kl")]

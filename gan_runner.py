@@ -1,34 +1,23 @@
-"""The run machinery of the four training scripts, written once: what a script's command line does
+"""The run machinery of the training scripts, written once: what a script's command line does
 around its tutorial's train(). Each script hands itself over (`gan_runner.main(globals(), argv)`):
 
 - the flags every script has, after the script's own (parse_args);
 - backend, devices, seeds and --data-parallel (prepare_backend);
 - the checkpoint and --resume, with what a resumed run must keep (Checkpoint, resume_settings);
 - the progress bar, Ctrl-C, the collapse guard and its restarts, TensorBoard, --eval-every's wiring;
-- run.json, the --out checks, exit statuses and the last lines printed (main, train_from_flags);
-- the file helpers generate.py and evaluate.py share (save_atomically, grid_pixels, Parser, ...).
+- run.json, the --out checks, exit statuses and the last lines printed (main, train_from_flags).
 
-What a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN"):
+What a script hands over, by name, is written once, in code: NEEDED, OPTIONAL and the FLAGS below, checked
+when a run starts (check_contract), so that a missing or misspelt name is one line naming it, before anything
+is built (docs/layout-and-tests.md, "A fifth GAN").
 
-    SCRIPT, ABOUT, OUT_DIR        its file name, its --help line, the default --out
-    DATASET, DATA_KEYS            the data set's name, the arrays an .npz must hold
-    LATENT_DIM, LATENT_DISTRIBUTION, OUTPUT_RANGE, LOSSES, IMAGE_SHAPE
-                                  the latent space, the generator's output range, a step's loss names, the images
-    GREY_REVERSED                 True: its grids draw grey black on white (main sets it False for a folder)
-    COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE, looks_collapsed(logs, threshold)
-    EVAL_UNIT, EVAL_METRIC, define_scorer(args)      --eval-every
-    add_flags(parser), MIN_BATCH_SIZE (optional)     its own flags, before the ones every script has
-    load_data(args, path)         the training images from its tutorial's loader, given the .npz path (None:
-                                  Keras' download) and the flags; if absent, load_real_samples(path)
-    define_run(args) -> ((g_model, d_model, gan_model), train()'s keywords)
-    define_gan(g_model, d_model)  its tutorial's composite model: --augment builds it again on the augmented d_model
-    train(...), generate_latent_points(...)          its tutorial's
-
-The way is one-directional: a script imports this module, which imports no script and calls only
-what the script handed over.
+The way is one-directional: a script imports this module, which imports no script, calls only what the script
+handed over and writes nothing into it; the helpers it shares with generate.py, evaluate.py and image_folder.py
+are gan_utils.py's, the module below them all.
 """
 
 import argparse
+import difflib
 import hashlib
 import json
 import logging
@@ -42,15 +31,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 import numpy as np
 import keras
-from matplotlib.image import imsave
+
+# The helpers shared with generate.py, evaluate.py and image_folder.py, imported from the module below them all;
+# the scripts call the number types as gan_runner.positive (and so on), so they are named here too.
+try:
+    from gan_utils import (OUTPUT_RANGE, Parser, cache_dir, grid_pixels, non_negative, non_negative_float, positive,
+                           positive_float, save_atomically, save_grid, share_gpu_memory)
+except ModuleNotFoundError as err:  # not ModuleNotFoundError: a script would take it for "no gan_runner.py" and
+    raise ImportError(f"gan_runner.py needs gan_utils.py beside it ({err})") from None  # train alone, flags refused
 
 CHECKPOINT = "checkpoint.npz"
 KERAS = tuple(int(part) for part in keras.__version__.split(".")[:2])  # (major, minor)
 KERAS_NEEDED = (3, 8)  # the oldest Keras the tests pass on (README: "Which Keras")
 NO_GPU = '; no GPU visible, so this is slow: README, "On a GPU"'
 PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
-OUTPUT_RANGE = (-1.0, 1.0)  # tanh's: the grids' default
-GREY_REVERSED = True  # grids draw grey images black on white, as the tutorials drew MNIST: the default
 # The collapse guard's second rule (CollapseGuard, SampleSpread): samples of fixed latent points that spread less
 # than DIVERSITY times the real images' spread at DIVERSITY_CHECKS epoch ends in a row, each image averaged down to
 # about SPREAD_SIDE pixels a side (docs/long-runs.md: the values measured on collapsed and healthy runs).
@@ -60,6 +54,70 @@ DIVERSITY, DIVERSITY_CHECKS, SPREAD_SIDE = 0.05, 2, 8
 RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                      "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
                      "collapse_diversity", "restart_on_collapse", "seed", "data_parallel")
+
+
+# ---- The contract: what a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN") ---------
+NEEDED = {
+    "SCRIPT": "its file name", "ABOUT": "its --help line", "OUT_DIR": "the default --out",
+    "DATASET": "the data set's name, for --help and a failed download",
+    "DATA_KEYS": "the arrays an .npz given to --data must hold",
+    "LATENT_DIM": "the latent space's size (--latent-dim's default)",
+    "LATENT_DISTRIBUTION": "how the latent points are drawn, 'normal' or 'uniform' (run.json tells generate.py)",
+    "OUTPUT_RANGE": "the generator's output range, (-1, 1) or (0, 1)", "IMAGE_SHAPE": "the images' shape",
+    "LOSSES": "a step's loss names, in the order train_step() returns them",
+    "GREY_REVERSED": "True: its grids draw grey images black on white (a folder's images are drawn as they are)",
+    "COLLAPSE_WINDOW": "--collapse-window's default", "COLLAPSE_THRESHOLD": "--collapse-threshold's default",
+    "COLLAPSE_RULE": "the loss rule in words, '{}' where the threshold goes",
+    "looks_collapsed": "looks_collapsed(logs, threshold): the loss rule, on one step's losses",
+    "EVAL_UNIT": "what --eval-every counts: 'epochs' or 'steps'", "EVAL_METRIC": "--eval-every's score, in words",
+    "EVAL_SAMPLES": "generated images per --eval-every score",
+    "define_scorer": "define_scorer(args): --eval-every's evaluate.Scorer",
+    "add_flags": "add_flags(parser): its own flags, before the ones every script has",
+    "load_real_samples": "load_real_samples(path): its tutorial's training images, from an .npz or (None) Keras",
+    "define_run": "define_run(args) -> ((g_model, d_model, gan_model), train()'s keywords)",
+    "define_gan": "define_gan(g_model, d_model): the composite model (--augment builds it on the augmented d_model)",
+    "train": "train(g_model, d_model, gan_model, dataset, latent_dim, callbacks=, history=, out_dir=, verbose=, "
+             "**define_run's keywords, and reverse_grey= for grey images): its tutorial's loop",
+    "generate_latent_points": "generate_latent_points(latent_dim, n): as its training draws them",
+}
+OPTIONAL = {  # name: (what the run uses without it, what it is)
+    "MIN_BATCH_SIZE": (1, "the smallest --batch-size (2: half real, half generated)"),
+    "load_data": (None, "load_data(args, path): the training images, where they depend on the flags (else "
+                        "load_real_samples(path)); a conditional GAN's: [images, labels], its class names in "
+                        "args.classes"),
+    "latent_points": (None, "latent_points(args, n): n latent points, where they depend on the flags (a conditional "
+                            "GAN's: [points, labels] over its classes); else generate_latent_points(latent_dim, n)"),
+    "FOLDER_LABELS": ("digits", "how a folder's images are labelled: 'digits', by top-level subfolders named 0-9 (the "
+                                "WGAN's --digit); 'classes', every top-level subfolder a class (image_folder.py)"),
+}
+NEEDED_FLAGS = {"batch_size": "--batch-size, images a step"}  # of the script's own flags (add_flags), read by the run
+OPTIONAL_FLAGS = {  # dest: (what the run uses without it, what it is)
+    "classes": (None, "the class names of a conditional GAN's data, set by its load_data (run.json)"),
+    "image_size": (None, "--image-size: the side of a folder's images, where the models take more than one"),
+    "inception_weights": ("imagenet", "--inception-weights: InceptionV3's weights for a folder's --eval-every"),
+}
+
+
+class ContractError(ValueError):
+    """A script that does not hand over what NEEDED says: one line naming the name."""
+
+
+def check_contract(script):
+    """A ContractError naming the first of NEEDED's names the script lacks (a close one it has: misspelt), or
+    holds in the wrong kind (a function for a lower-case name), or an OPTIONAL name it seems to have misspelt."""
+    names = script.names
+    own = [name for name in names if not name.startswith("_") and name not in NEEDED and name not in OPTIONAL]
+    for name, what in NEEDED.items():
+        close = difflib.get_close_matches(name, own, 1, 0.8)
+        if name not in names:
+            raise ContractError(f"it hands gan_runner.py no {name} ({what})"
+                                + (f"; it has {close[0]}: misspelt?" if close else ""))
+        if name[0].islower() and not callable(names[name]):
+            raise ContractError(f"its {name} is not a function ({what})")
+    for name, (_, what) in OPTIONAL.items():
+        close = difflib.get_close_matches(name, own, 1, 0.85)
+        if name not in names and close:
+            raise ContractError(f"it has {close[0]}, which gan_runner.py does not read: {name} misspelt? ({what})")
 
 
 class Script:
@@ -74,6 +132,15 @@ class Script:
         except KeyError:
             raise AttributeError(f"{self.names.get('SCRIPT', 'the script')} has no {name}") from None
 
+    def optional(self, name):
+        """One of OPTIONAL's names: the script's, else what the run uses without it."""
+        return self.names.get(name, OPTIONAL[name][0])
+
+
+def flag(args, name):
+    """One of OPTIONAL_FLAGS: the script's flag, else what the run uses without it."""
+    return getattr(args, name, OPTIONAL_FLAGS[name][0])
+
 
 # ---- main: the flags read, the backend prepared, the run, its last words -------------------------
 def main(names, argv=None):
@@ -81,6 +148,10 @@ def main(names, argv=None):
     1 writing failed, 2 bad input, 3 stopped by a NaN or a collapse, 130 interrupted (it prints the
     command that resumes the run)."""
     script = Script(names)
+    try:
+        check_contract(script)  # before the flags: add_flags is the script's
+    except ContractError as err:
+        return fail(script, err, 2)
     args = parse_args(script, argv)
     if KERAS < KERAS_NEEDED:  # before anything trains: untested, and the losses recorded could be wrong
         need = "%d.%d" % KERAS_NEEDED
@@ -95,9 +166,6 @@ def main(names, argv=None):
             scorer = define_scorer(script, args) if args.eval_every and args.eval_metric != "swd" else None
         except (ValueError, ImportError) as err:  # ImportError: --eval-every without evaluate.py beside it
             return fail(script, err, 2)
-        reversed_before = script.GREY_REVERSED  # grids draw MNIST's digits black on white, as the tutorials did,
-        script.names["GREY_REVERSED"] = not (args.data and os.path.isdir(args.data))  # a folder's photos as they are
-        undo.append(lambda: script.names.__setitem__("GREY_REVERSED", reversed_before))
         if args.seed is not None:  # the same losses, run after run, on one machine and backend
             keras.utils.set_random_seed(args.seed)
         keras.config.set_dtype_policy(PRECISIONS[args.mixed_precision])  # for the models built from here on
@@ -123,12 +191,14 @@ def train_from_flags(script, args, argv, scorer, devices):
         return fail(script, err, 2)
     if args.augment:
         models = augmented(script, models, args.augment)
+    # Grey grids black on white, as the tutorials drew MNIST's digits; a folder's own images as they are
+    reverse_grey = script.GREY_REVERSED and not (args.data and os.path.isdir(args.data))
     settings = resume_settings(args, dataset)
     if args.eval_every and args.eval_metric == "swd":
         import evaluate
 
-        scorer = evaluate.training_images_scorer(dataset, script.OUTPUT_RANGE)
-    samples = SampleSpread(models[0], fixed_latent_points(script, args.latent_dim), dataset)
+        scorer = evaluate.training_images_scorer(images_of(dataset), script.OUTPUT_RANGE)
+    samples = SampleSpread(models[0], fixed_latent_points(script, args), images_of(dataset))
     guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse, samples,
                           args.collapse_diversity, out_dir=args.out, augmented=bool(args.augment))
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
@@ -139,16 +209,19 @@ def train_from_flags(script, args, argv, scorer, devices):
         callbacks.append(scorer.callback(models[0], args.out, args.eval_every, script.EVAL_UNIT, checkpoint.scores,
                                          save_model, script.OUTPUT_RANGE, script.LATENT_DISTRIBUTION))
     if args.tensorboard:
-        callbacks.append(TensorBoard(args.tensorboard, models[0], fixed_latent_points(script, args.latent_dim),
-                                     script.OUTPUT_RANGE, script.GREY_REVERSED))
+        callbacks.append(TensorBoard(args.tensorboard, models[0], fixed_latent_points(script, args),
+                                     script.OUTPUT_RANGE, reverse_grey))
     verbose = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2  # to a log file: a line an epoch
     try:
         if args.resume:
             checkpoint.restore()
         os.makedirs(args.out, exist_ok=True)
-        shape, drawn = list(models[0].output_shape[1:]), {"grey_reversed": script.GREY_REVERSED}
+        shape = list(models[0].output_shape[1:])
+        grey = shape[-1] == 1  # how grey grids are drawn: said in run.json and to train(); a colour grid is as it is
+        classes = {"classes": flag(args, "classes")} if flag(args, "classes") else {}  # a conditional GAN's
         write_run_info(script, args.out, args.latent_dim, mixed_precision=args.mixed_precision, devices=devices,
-                       augment=args.augment, image_shape=shape, **(drawn if shape[-1] == 1 else {}), **train_args)
+                       augment=args.augment, image_shape=shape, **({"grey_reversed": reverse_grey} if grey else {}),
+                       **classes, **train_args)
         for restart in range(args.restart_on_collapse + 1):
             if restart:
                 checkpoint.restore()
@@ -157,7 +230,8 @@ def train_from_flags(script, args, argv, scorer, devices):
                 print(f"restarting from the checkpoint at step {checkpoint.saved_step} with seed {seed} "
                       f"(restart {restart} of {args.restart_on_collapse})")
             script.train(*models, dataset, args.latent_dim, callbacks=callbacks + [checkpoint],
-                         history=checkpoint.history, out_dir=args.out, verbose=verbose, **train_args)
+                         history=checkpoint.history, out_dir=args.out, verbose=verbose,
+                         **({"reverse_grey": reverse_grey} if grey else {}), **train_args)
             if not guard.collapsed:
                 break
     except ValueError as err:  # a checkpoint that does not fit
@@ -193,11 +267,11 @@ def define_scorer(script, args):
     import evaluate
 
     return evaluate.Scorer("folder", args.data, n=script.EVAL_SAMPLES, shape=image_shape(script, args),
-                           inception_weights=getattr(args, "inception_weights", "imagenet"))
+                           inception_weights=flag(args, "inception_weights"))
 
 
 def fail(script, message, status):
-    print(f"{script.SCRIPT}: error: {message}", file=sys.stderr)
+    print(f"{script.names.get('SCRIPT', 'gan_runner.py')}: error: {message}", file=sys.stderr)
     return status
 
 
@@ -209,7 +283,10 @@ def parse_args(script, argv=None):
     script.add_flags(p)
     add_run_flags(p, script)
     args = p.parse_args(argv)
-    if args.batch_size < script.names.get("MIN_BATCH_SIZE", 1):
+    for name, what in NEEDED_FLAGS.items():
+        if not hasattr(args, name):  # the script's mistake, said as check_contract says its others
+            p.error(f"its add_flags gives gan_runner.py no {what}")
+    if args.batch_size < script.optional("MIN_BATCH_SIZE"):
         p.error(f"argument --batch-size: must be at least {script.MIN_BATCH_SIZE} (half real, half generated)")
     return args
 
@@ -257,50 +334,7 @@ def add_run_flags(p, script):
                    "folders")
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line on stderr (no usage block), exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
-    return value
-
-
-def non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text}")
-    return value
-
-
 # ---- Backend, devices, seeds -------------------------------------------------------------------
-def share_gpu_memory():
-    """GPU memory taken as needed, not mapped whole, so that several runs (or evaluate.py's PyTorch)
-    share a GPU: TensorFlow's memory growth, JAX without preallocation. Read when the framework first
-    touches the GPU, which importing Keras does not do; a variable the user set wins."""
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-
-
 def prepare_backend(args, undo):
     """What a GPU run needs, set before any model is built (README: "On a GPU"): GPU memory as
     needed (share_gpu_memory). Under another backend, TensorFlow (--tensorboard's writer) sees no GPU.
@@ -490,9 +524,10 @@ def read_data(script, args):
     if folder:
         import image_folder
 
-        path = image_folder.prepare(args.data, image_shape(script, args))
+        labels = script.optional("FOLDER_LABELS")
+        path = image_folder.prepare(args.data, image_shape(script, args), labels=labels)
         with np.load(path) as data:
-            if "y_train" in script.DATA_KEYS and (data["y_train"] < 0).all():
+            if "y_train" in script.DATA_KEYS and labels == "digits" and (data["y_train"] < 0).all():
                 raise ValueError(f"{args.data}: no subfolders named 0-9, whose names label the images for "
                                  f"{script.SCRIPT} (docs/your-own-images.md)")
     elif path is not None and not os.path.isfile(path):
@@ -503,7 +538,7 @@ def read_data(script, args):
                 missing = [key for key in script.DATA_KEYS if key not in data.files]
             if missing:
                 raise ValueError(f"{path}: no {missing[0]} array (it has: {', '.join(data.files)})")
-        if "load_data" in script.names:
+        if script.optional("load_data") is not None:
             dataset = script.load_data(args, path)
         else:
             dataset = script.load_real_samples(path)
@@ -514,21 +549,20 @@ def read_data(script, args):
             raise ValueError(f"{path}: not a readable .npz file ({err})") from None
         raise ValueError(f"could not download {script.DATASET} through Keras ({err}); give a local copy with "
                          "--data PATH")
-    if len(dataset) < args.batch_size:
-        raise ValueError(f"{args.data}: {len(dataset)} images, fewer than one batch of {args.batch_size}")
+    if len(images_of(dataset)) < args.batch_size:
+        raise ValueError(f"{args.data}: {len(images_of(dataset))} images, fewer than one batch of {args.batch_size}")
     return dataset
+
+
+def images_of(dataset):
+    """The training images of a script's data: the data itself, or a conditional GAN's [images, labels]'s first."""
+    return dataset[0] if isinstance(dataset, (list, tuple)) else dataset
 
 
 def image_shape(script, args):
     """The shape of the images the run's models take: the script's, at --image-size where it has that flag."""
-    size = getattr(args, "image_size", None)
+    size = flag(args, "image_size")
     return (size, size, script.IMAGE_SHAPE[-1]) if size else tuple(script.IMAGE_SHAPE)
-
-
-def cache_dir():
-    """This project's cache folder (decoded image folders, evaluate.py's statistics and digit classifier):
-    $KERAS_GANS_CACHE, else ~/.cache/keras-gans."""
-    return os.environ.get("KERAS_GANS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "keras-gans")
 
 
 def check_out_dir(out_dir, overwrite=False, resume=False):
@@ -567,9 +601,13 @@ def resume_settings(args, dataset):
     """What --resume must find unchanged: every flag but RESUME_MAY_CHANGE's, and the data itself
     (a fingerprint of the training images, not the --data path)."""
     settings = {key: value for key, value in vars(args).items() if key not in RESUME_MAY_CHANGE}
-    step = max(1, len(dataset) // 4096)  # about 4,096 images: quick, and any other data set differs in them
-    sample = np.ascontiguousarray(dataset[::step], dtype="float32")
-    settings["data"] = f"{len(dataset)} images, sha1 {hashlib.sha1(sample.tobytes()).hexdigest()[:16]}"
+    parts = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]  # images, and labels if any
+    n = len(parts[0])
+    step = max(1, n // 4096)  # about 4,096 images: quick, and any other data set differs in them
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(np.ascontiguousarray(part[::step], dtype="float32").tobytes())
+    settings["data"] = f"{n} images, sha1 {digest.hexdigest()[:16]}"
     return settings
 
 
@@ -869,9 +907,10 @@ class Augmented(keras.Model):
     with plain keras.models.load_model."""
 
     def __init__(self, discriminator, policy):
-        x = keras.Input(shape=discriminator.input_shape[1:])
-        augment = DiffAugment(policy, name="diff_augment")
-        super().__init__(inputs=x, outputs=discriminator(augment(x)), name=f"{discriminator.name}_augmented")
+        inputs = [keras.Input(shape=x.shape[1:], dtype=x.dtype) for x in discriminator.inputs]  # the image first
+        x = [DiffAugment(policy, name="diff_augment")(inputs[0])] + inputs[1:]  # (a conditional GAN's label: as it is)
+        super().__init__(inputs=inputs if len(inputs) > 1 else inputs[0],
+                         outputs=discriminator(x if len(x) > 1 else x[0]), name=f"{discriminator.name}_augmented")
         self.discriminator = discriminator
         metrics = discriminator.get_compile_config().get("metrics")
         self.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=metrics)
@@ -887,11 +926,13 @@ def augmented(script, models, policy):
     return g_model, d_model, script.define_gan(g_model, d_model)
 
 
-def fixed_latent_points(script, latent_dim, n=100):
-    """n latent points drawn as training draws its own, from seed 0, leaving its random state alone."""
+def fixed_latent_points(script, args, n=100):
+    """n latent points drawn as training draws its own (the script's latent_points, or generate_latent_points),
+    from seed 0, leaving its random state alone."""
     rng = np.random.get_state()
     np.random.seed(0)
-    z = script.generate_latent_points(latent_dim, n)
+    draw = script.optional("latent_points")
+    z = draw(args, n) if draw is not None else script.generate_latent_points(args.latent_dim, n)
     np.random.set_state(rng)
     return z
 
@@ -933,18 +974,6 @@ def per_batch(model):
     return model
 
 
-def save_atomically(path, write):
-    """Call write(tmp), then rename tmp to path: a run stopped mid-save never leaves half a file."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{os.getpid()}.partial.{name}")  # keeps the extension
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_model(model, path):
     """model.save() through a temporary name, without the notice Keras gives on every save in
     the tutorials' .h5 format (it calls it legacy)."""
@@ -957,27 +986,3 @@ def save_model(model, path):
         absl_log.setLevel(level)
 
 
-def save_grid(images, path, value_range=OUTPUT_RANGE, columns=None, reverse_grey=None):
-    """grid_pixels() of the images as a PNG, written whole; returns the picture."""
-    pixels = grid_pixels(images, value_range, columns=columns, reverse_grey=reverse_grey)
-    save_atomically(path, lambda tmp: imsave(tmp, pixels, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
-    return pixels
-
-
-def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse_grey=None):
-    """Images in a grid (square, unless `columns` is given) as one picture in [0,1], each pixel shown
-    scale x scale; grey drawn black on white (reversed) as the tutorials drew MNIST, unless reverse_grey
-    (default: GREY_REVERSED) is False, as for a folder of one's own grey photos."""
-    cols = columns or int(np.ceil(np.sqrt(len(images))))
-    rows = -(-len(images) // cols)
-    h, w, c = images.shape[1:]
-    lo, hi = value_range
-    images = np.clip((np.asarray(images, "float32") - lo) / (hi - lo), 0.0, 1.0)
-    if c == 1 and (GREY_REVERSED if reverse_grey is None else reverse_grey):
-        images = 1.0 - images
-    grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), dtype="float32")
-    for k, image in enumerate(images):
-        row, col = divmod(k, cols)
-        grid[1 + row * (h + 1) : (row + 1) * (h + 1), 1 + col * (w + 1) : (col + 1) * (w + 1)] = image
-    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return grid[..., 0] if c == 1 else grid

@@ -6,6 +6,8 @@
     python generate.py MODEL.h5 --interpolate --steps 10 --rows 10   # walks through the latent space
     python generate.py --progress runs/lsgan_mnist                   # the run's grids as one GIF
     python generate.py MODEL.h5 --n 50000 --images samples/          # single PNGs, for FID tools that read folders
+    python generate.py runs/cgan_mnist/model_046800.h5 --label 7     # a conditional GAN's sevens (no --label:
+    python generate.py CGAN.h5 --interpolate --label 3 --to 8        # a row a class); a 3 turning into an 8
 
 The latent size is read from the model. How to sample it (normal or uniform) and the
 range of its output ([-1,1] or [0,1]) come from the run.json that training writes beside
@@ -14,6 +16,7 @@ the models; without one, the latent is normal and the range is read off the outp
 
 import argparse
 import glob
+import importlib
 import json
 import os
 import re
@@ -24,40 +27,100 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 import numpy as np
 import keras
 
-from gan_runner import Parser, positive, positive_float, save_atomically, save_grid
+from gan_utils import Parser, positive, positive_float, save_atomically, save_grid
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh's, as most generators here end; run.json says otherwise
 
 
 def register_custom_objects():
-    """Import the training scripts beside this file so their custom classes (the WGAN's
-    weight clipping) are registered and their saved models load with no extra arguments."""
-    for name in ("wgan_mnist7",):
+    """Import the training scripts beside this file, so that their custom classes (the WGAN's weight clipping)
+    are registered and their saved models load with no extra arguments. A script is found by what it is, a file
+    that hands itself to gan_runner.main, not from a list of names: a new script is found as the others are."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
+        name = os.path.basename(path)[:-3]
         try:
-            __import__(name)
-        except ImportError:
-            pass
+            with open(path, encoding="utf-8") as f:
+                script = "gan_runner.main(globals()" in f.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if script and name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
 
 
 def load_generator(path):
     """The model at path, or ValueError if it is missing, unreadable or not a generator. A file that
-    Keras 2 saved (keras2_version() says which) is translated for Keras 3 (read_keras2)."""
+    Keras 2 saved (keras2_version() says which) is translated for Keras 3 (read_keras2). A model holding a
+    class Keras does not know is loaded again once the training scripts have registered theirs."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file")
-    register_custom_objects()
     try:
-        model = read_keras2(path) if keras2_version(path) else keras.models.load_model(path, compile=False)
+        if keras2_version(path):
+            model = read_keras2(path)
+        else:
+            try:
+                model = keras.models.load_model(path, compile=False)
+            except Exception:  # "Could not locate class ...", a script's own class: registered once it is imported
+                register_custom_objects()
+                model = keras.models.load_model(path, compile=False)
     except Exception as err:  # h5py, JSON and Keras errors all mean: not a saved Keras model
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: not a Keras model this project saved ({reason[:200]})") from None
     in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if len(model.inputs) != 1 or len(in_shape) != 2 or len(out_shape) != 4 or out_shape[-1] not in (1, 3):
+    inputs = len(model.inputs) == 1 or classes_of(model) is not None  # a latent vector, and a conditional GAN's label
+    if not inputs or len(in_shape) != 2 or len(out_shape) != 4 or out_shape[-1] not in (1, 3):
         raise ValueError(
             f"{path}: not a generator (it maps {in_shape[1:]} to {out_shape[1:]}; a generator maps a "
             "latent vector to images): give a model_*.h5 that a training script saved"
         )
     return model
+
+
+def classes_of(model):
+    """How many classes a conditional generator draws, (latent vector, label) -> image with the label through an
+    Embedding (cgan_mnist.py's); None for any other model."""
+    if len(model.inputs) != 2 or tuple(model.inputs[1].shape[1:]) != (1,):
+        return None
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    return embeddings[0].input_dim if len(embeddings) == 1 else None
+
+
+def class_names(path, model):
+    """A conditional generator's class names: run.json's (a folder's subfolders), else its indices."""
+    names = run_info(path).get("classes")
+    n = classes_of(model)
+    return [str(name) for name in names] if names and len(names) == n else [str(k) for k in range(n)]
+
+
+def class_index(text, names, path):
+    """--label's class: a name the model's run gave it, or its index. ValueError (one line) for any other."""
+    if text in names:
+        return names.index(text)
+    if text.isdigit() and int(text) < len(names):
+        return int(text)
+    raise ValueError(f"--label {text}: {path} draws the classes {', '.join(names)} (a name, or an index from 0)")
+
+
+def class_walks(model, z, start, end, steps):
+    """Images of the latent points z (one row each), from class `start` to class `end` in `steps`: the label's
+    embedding mixed, (1 - t) of start's with t of end's, put in start's row of the model's Embedding for each t
+    (and put back after)."""
+    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+    table = keras.ops.convert_to_numpy(embedding.embeddings)
+    images = []
+    try:
+        for t in np.linspace(0.0, 1.0, steps):
+            mixed = table.copy()
+            mixed[start] = (1.0 - t) * table[start] + t * table[end]
+            embedding.embeddings.assign(mixed)
+            images.append(np.asarray(model.predict_on_batch([z, np.full(len(z), start)]), dtype="float32"))
+    finally:
+        embedding.embeddings.assign(table)
+    return np.stack(images, axis=1).reshape(-1, *images[0].shape[1:])  # row r: z[r] at each t
 
 
 def keras2_version(path):
@@ -248,6 +311,11 @@ def parse_args(argv=None):
                         "(grey as the data is, not reversed): for augmentation, or for pytorch-fid, clean-fid and "
                         "torch-fidelity, which read folders")
     p.add_argument("--n", type=positive, default=100, help="--images: how many images")
+    p.add_argument("--label", default=None, metavar="CLASS",
+                   help="a conditional GAN's (cgan_mnist.py's): draw this class only, by name (a folder's subfolder) "
+                        "or index; without it, a grid has a row per class and --images cycles through them")
+    p.add_argument("--to", default=None, metavar="CLASS",
+                   help="--interpolate --label A --to B: each row one latent point, turning from class A into B")
     p.add_argument("--show", action="store_true", help="also open the picture in a window")
     args = p.parse_args(argv)
     if (args.model is None) == (args.progress is None):
@@ -260,6 +328,8 @@ def parse_args(argv=None):
         p.error(f"argument --save-as: {args.save_as}: name a .h5 or .keras file")
     if args.save_as is not None and args.progress is not None:
         p.error("--save-as and --progress: --save-as takes a model")
+    if args.to is not None and (args.label is None or not args.interpolate):
+        p.error("argument --to: with --interpolate and --label (from that class to this one)")
     if args.images is not None and (args.progress or args.save_as or args.interpolate or args.point is not None):
         p.error("--images writes single images of a model's samples: not with --progress, --save-as, --interpolate "
                 "or --point")
@@ -286,6 +356,14 @@ def main(argv=None):
         else:
             model = load_generator(args.model)
             distribution, value_range = sampling_info(args.model, model)
+            n_classes = classes_of(model)
+            if n_classes is None and args.label is not None:
+                raise ValueError(f"--label: {args.model} is not a conditional generator (it draws no classes; "
+                                 "cgan_mnist.py's do)")
+            if n_classes is not None:
+                names = class_names(args.model, model)
+                label, end = (None if text is None else class_index(text, names, args.model)
+                              for text in (args.label, args.to))
     except ValueError as err:
         print(f"generate.py: error: {err}", file=sys.stderr)
         return 2
@@ -302,20 +380,41 @@ def main(argv=None):
         return 0
     latent_dim = model.inputs[0].shape[-1]
     rng = np.random.default_rng(args.seed)
+
+    def inputs(z, rows=1):
+        """The model's inputs for latent points z: a conditional GAN's label too, --label's, else each of `rows`
+        equal parts of z a class in turn (a row per class)."""
+        if n_classes is None:
+            return z
+        if label is not None:
+            return [z, np.full(len(z), label)]
+        return [z, np.repeat(np.arange(rows) % n_classes, len(z) // rows)]
+
     if args.images:
         z = latent_points(latent_dim, args.n, args.latent or distribution, rng)
-        images = np.asarray(model.predict(z, batch_size=100, verbose=0), dtype="float32")
+        batch = inputs(z, args.n)  # a conditional GAN's: one image a class in turn, unless --label
+        images = np.asarray(model.predict(batch, batch_size=100, verbose=0), dtype="float32")
         save_images(images, args.images, value_range)
         print(f"wrote {len(images)} images of {images.shape[1:]} to {args.images}")
         return 0
-    columns = None
+    columns, rows = None, 1
     if args.point is not None:
-        z = np.full((1, latent_dim), args.point, dtype="float32")
+        rows = n_classes if n_classes and label is None else 1  # a conditional GAN's point in every class, a row
+        z, columns = np.full((rows, latent_dim), args.point, dtype="float32"), rows
+    elif args.interpolate and args.to is not None:
+        z, columns = latent_points(latent_dim, args.rows, args.latent or distribution, rng), args.steps
     elif args.interpolate:
         z, columns = latent_walks(latent_dim, args.rows, args.steps, args.latent or distribution, rng), args.steps
+        rows = args.rows  # a conditional GAN's: row r in class r (mod the classes), unless --label
+    elif n_classes is not None and label is None:  # a row per class
+        z, columns, rows = latent_points(latent_dim, n_classes * args.grid, args.latent or distribution, rng), \
+            args.grid, n_classes
     else:
         z = latent_points(latent_dim, args.grid * args.grid, args.latent or distribution, rng)
-    images = np.asarray(model.predict(z, verbose=0), dtype="float32")  # whatever policy the model was saved in
+    if args.interpolate and args.to is not None:
+        images = class_walks(model, z, label, end, args.steps)
+    else:  # whatever policy the model was saved in
+        images = np.asarray(model.predict(inputs(z, rows), verbose=0), dtype="float32")
     pixels = save_grid(images, out, value_range, columns=columns,
                        reverse_grey=run_info(args.model).get("grey_reversed", True))  # as the run's own grids
     print(f"wrote {out} ({len(images)} image{'s' * (len(images) > 1)} of {images.shape[1:]}, latent {latent_dim})")

@@ -9,9 +9,11 @@ its EXIF orientation applied; converted to the script's channels (grey or RGB), 
 onto white, 16-bit and palette images scaled and mapped; centre-cropped to a square, then resized with
 Pillow's antialiased bicubic filter to the model's size. The images are cached as an .npz laid out as
 keras.datasets returns its data (x_train: uint8 images; y_train: the digit of the top-level subfolder
-named 0-9 an image is in, else -1), in the project's cache folder, keyed by every file's name, size and
-modification time and by the size and channels; the script's own loader reads that .npz as it reads
-MNIST's, and scales it as its tutorial does. The folder is only ever read.
+named 0-9 an image is in, else -1; or, for a conditional GAN's classes, labels="classes": the index of its
+top-level subfolder, named anything, in sorted order as keras.utils.image_dataset_from_directory numbers
+them, their names in `classes`, images outside them left out), in the project's cache folder, keyed by
+every file's name, size and modification time, by the size and channels and by the labels; the script's
+own loader reads that .npz as it reads MNIST's, and scales it as its tutorial does. The folder is only ever read.
 """
 
 import hashlib
@@ -23,12 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageOps
 
-from gan_runner import cache_dir, save_atomically
+from gan_utils import cache_dir, save_atomically
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 BACKGROUND = (255, 255, 255)  # under transparent pixels: white, as an image viewer shows most of them
 RESAMPLE = Image.Resampling.BICUBIC  # antialiased when shrinking (its support widens with the factor)
 RECIPE = 1  # the version of what decode() does: another recipe, another cache file
+LABELS = ("digits", "classes")  # prepare()'s labels: subfolders named 0-9, or every subfolder a class
 NAMED = 3  # unreadable files named in the line that counts them
 
 
@@ -52,6 +55,11 @@ def label_of(relative):
     """The digit of the top-level subfolder named 0-9 the image is in, else -1."""
     top = relative.split("/")[0] if "/" in relative else ""
     return int(top) if len(top) == 1 and top.isdigit() else -1
+
+
+def class_of(relative):
+    """The top-level subfolder the image is in, or None for an image at the top level."""
+    return relative.split("/")[0] if "/" in relative else None
 
 
 def flattened(image):
@@ -89,11 +97,14 @@ def reason(err):
     return text[:80]
 
 
-def prepare(folder, shape, cache=None, log=print):
+def prepare(folder, shape, cache=None, log=print, labels="digits"):
     """The path of the cached .npz of folder's images at shape (height, width, channels), made once:
-    decoded on every core, unreadable files skipped and counted in one line. ValueError (one line):
-    not a folder, an empty one, no images in it, or none readable."""
+    decoded on every core, unreadable files skipped and counted in one line; labelled by `labels` (the module's
+    docstring). ValueError (one line): not a folder, an empty one, no images in it, or none readable; for
+    "classes", fewer than two subfolders with images."""
     size, channels = shape[0], shape[-1]
+    if labels not in LABELS:
+        raise ValueError(f"labels={labels!r}: choose from {', '.join(LABELS)}")
     if shape[0] != shape[1] or channels not in (1, 3):
         raise ValueError(f"images of shape {shape}: square, grey or RGB only")
     if not os.path.isdir(folder):
@@ -102,16 +113,27 @@ def prepare(folder, shape, cache=None, log=print):
     if not relatives:
         what = "empty" if not others else f"no images in it ({others} other files)"
         raise ValueError(f"{folder}: {what}; images are {', '.join(EXTENSIONS)}, hidden files and folders left out")
+    classes, outside = [], 0
+    if labels == "classes":  # as image_dataset_from_directory: the subfolders are the classes, in sorted order
+        outside = sum(class_of(relative) is None for relative in relatives)
+        relatives = [relative for relative in relatives if class_of(relative) is not None]
+        classes = sorted({class_of(relative) for relative in relatives})
+        if len(classes) < 2:
+            raise ValueError(f"{folder}: {'one subfolder' if classes else 'no subfolders'} of images; a conditional "
+                             "GAN learns two classes or more, each a subfolder (cats/, dogs/, ...)")
     listing = []
     for relative in relatives:
         status = os.stat(os.path.join(folder, relative))
         listing.append([relative, status.st_size, status.st_mtime_ns])
-    key = hashlib.sha1(json.dumps([RECIPE, list(shape), BACKGROUND, listing]).encode()).hexdigest()[:16]
+    recipe = [RECIPE, list(shape), BACKGROUND, listing] + ([labels] if labels != "digits" else [])
+    key = hashlib.sha1(json.dumps(recipe).encode()).hexdigest()[:16]
     path = os.path.join(cache or cache_dir(), f"folder-{key}.npz")
+    left = (f" in {len(classes)} classes" + (f" ({outside} image{'s' * (outside > 1)} outside their subfolders left "
+                                             "out)" if outside else "")) if classes else ""
     if os.path.isfile(path):
         with np.load(path) as cached:
             n, skipped = len(cached["y_train"]), json.loads(str(cached["skipped"]))
-        log(f"{folder}: {n} images at {size}x{size}, decoded before (cache {path})" + said(skipped))
+        log(f"{folder}: {n} images at {size}x{size}{left}, decoded before (cache {path})" + said(skipped))
         return path
     start = time.monotonic()
     paths = [os.path.join(folder, relative) for relative in relatives]
@@ -130,11 +152,13 @@ def prepare(folder, shape, cache=None, log=print):
         skipped = [message for message in pool.map(one, range(len(paths))) if message]
     if not ok.any():
         raise ValueError(f"{folder}: none of its {len(paths)} images could be read: " + named(skipped))
-    labels = np.array([label_of(relative) for relative in relatives], dtype="int64")[ok]
+    label = (lambda relative: classes.index(class_of(relative))) if classes else label_of
+    y = np.array([label(relative) for relative in relatives], dtype="int64")[ok]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     x = x if ok.all() else x[ok]  # (a copy only when some file was skipped)
-    save_atomically(path, lambda tmp: np.savez(tmp, x_train=x, y_train=labels, skipped=json.dumps(skipped)))
-    log(f"{folder}: {len(x)} images decoded at {size}x{size} in {time.monotonic() - start:.1f} s, "
+    save_atomically(path, lambda tmp: np.savez(tmp, x_train=x, y_train=y, skipped=json.dumps(skipped),
+                                               **({"classes": np.array(classes)} if classes else {})))
+    log(f"{folder}: {len(x)} images decoded at {size}x{size}{left} in {time.monotonic() - start:.1f} s, "
         f"cached in {path}" + said(skipped))
     return path
 

@@ -20,10 +20,10 @@ LATENT = 100
 # KERAS_GANS_POLICY=mixed_bfloat16 runs every check on models built in that dtype policy.
 POLICY = os.environ.get("KERAS_GANS_POLICY", "float32")
 keras.config.set_dtype_policy(POLICY)
-# Every model a flag can build: (script, discriminator's keyword arguments, generator's, --augment). The four
+# Every model a flag can build: (script, discriminator's keyword arguments, generator's, --augment). The five
 # published models, and each with --augment's three parts, always; with KERAS_GANS_VARIANTS=all, the CIFAR-10
 # DCGAN's extensions too.
-PUBLISHED = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10")
+PUBLISHED = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist")
 AUGMENT = ",".join(gan_runner.AUGMENTATIONS)
 MODELS = [(name, {}, {}, None) for name in PUBLISHED] + [(name, {}, {}, AUGMENT) for name in PUBLISHED]
 if os.environ.get("KERAS_GANS_VARIANTS") == "all":
@@ -105,6 +105,8 @@ def build_models(script, d_kwargs=None, g_kwargs=None, augment=None):
         g_model, d_model, gan_model = gan_runner.augmented(script, (g_model, d_model, gan_model), augment)
     d_fake_model = script.define_discriminator_on_fakes(g_model, d_model)
     dataset = np.random.uniform(-1, 1, (64,) + script.IMAGE_SHAPE).astype("float32")
+    if len(g_model.inputs) == 2:  # a conditional GAN's: [images, labels]
+        dataset = [dataset, np.arange(64) % 10]
     return g_model, d_model, gan_model, d_fake_model, dataset
 
 
@@ -137,7 +139,8 @@ def test_generator_update_changes_generator_only(script, models):
     inner = getattr(d_model, "discriminator", d_model)  # under --augment, the discriminator behind DiffAugment
     weighted = [layer for layer in inner.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
                                                                       keras.layers.BatchNormalization))]
-    assert len(d_model.trainable_weights) == 2 * len(weighted) >= 6
+    embedded = [layer for layer in inner.layers if isinstance(layer, keras.layers.Embedding)]  # a label's table
+    assert len(d_model.trainable_weights) == 2 * len(weighted) + len(embedded) >= 6
     g0, d0 = snapshot(g_model), snapshot(d_model)
     script.train_generator(gan_model, LATENT, n_batch=16)
     assert trainable_paths(g_model) <= changed(g0, snapshot(g_model))
@@ -280,7 +283,8 @@ def test_the_accuracy_report_sees_the_images_unaugmented(augment, models):
     if not augment:
         pytest.skip("declared: this variant does not augment")
     g_model, d_model, gan_model, d_fake_model, dataset = models
-    x, y = dataset[:16], np.ones((16, 1), "float32")
+    x = [part[:16] for part in dataset] if isinstance(dataset, list) else dataset[:16]  # a conditional GAN's: labels
+    y = np.ones((16, 1), "float32")
     # per_batch: this batch's scores, not the mean since compile (Keras before 3.15; the report calls it too)
     first, again = (np.ravel(gan_runner.per_batch(d_model).test_on_batch(x, y)) for _ in range(2))
     alone = np.ravel(gan_runner.per_batch(d_model.discriminator).test_on_batch(x, y))

@@ -1,7 +1,7 @@
 """Run freeze_checks.py under every backend requirements-dev.txt installs, one subprocess each,
 and under TensorFlow a second time, with the models in mixed_bfloat16 (--mixed-precision bfloat16).
 TensorFlow in float32 also checks every model variant a flag builds (the CIFAR-10 extensions);
-the other runs check the four published models (JAX compiles slowly on a CPU)."""
+the other runs check the five published models (JAX compiles slowly on a CPU)."""
 
 import importlib.util
 import os

@@ -59,7 +59,7 @@ def test_the_readme_is_a_front_door():
     assert "pip install -r requirements.txt" in first_screen and "python -m pytest tests" in first_screen
 
 
-@pytest.mark.parametrize("script", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10"])
+@pytest.mark.parametrize("script", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist"])
 def test_each_script_docstring_points_to_its_page(script):
     with open(os.path.join(ROOT, f"{script}.py"), encoding="utf-8") as f:
         docstring = f.read().split('"""')[1]

@@ -4,6 +4,7 @@ point (evaluate.py's cheap metric), eval_history.csv has a row for each, the bes
 import pytest
 
 import evaluate
+import cgan_mnist
 import dcgan_cifar10
 import dcgan_mnist
 import lsgan_mnist
@@ -18,10 +19,11 @@ CASES = {
     # fewer images (20) than the stand-in network's features (32), as 2,000 are fewer than InceptionV3's 2,048:
     # KID, not FID
     "dcgan_cifar10": (["--epochs", "2", "--batch-size", "16", "--eval-every", "1"], [3, 6], "kid"),
+    "cgan_mnist": (["--epochs", "2", "--batch-size", "16", "--eval-every", "1"], [6, 12], "cfid"),  # and agreement
 }
 
 
-SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10)}
+SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10, cgan_mnist)}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -42,12 +44,14 @@ def test_eval_every_scores_and_names_the_best(name, tmp_path, capsys, monkeypatc
     assert all((out / r["model"]).is_file() for r in rows)
     best = min(rows, key=lambda r: float(r[metric]))
     assert f"best generator by {metric}: {best['model']}" in stdout
+    if name == "cgan_mnist":  # a conditional generator's: the classifier's agreement with the asked digit too
+        assert "agreement" in header and "agreement_7" in header and stdout.count("agreement with the asked") == 2
 
 
 def test_eval_metric_swd_scores_against_the_training_images_with_no_network(tmp_path, capsys, monkeypatch):
     """--eval-every --eval-metric swd: evaluate.py's SWD of each saved generator against the images it trains on
     (here the CIFAR-10 DCGAN's), and no scorer of the script's (Inception) built."""
-    monkeypatch.setattr(dcgan_cifar10, "define_scorer", None)  # calling it would fail
+    monkeypatch.setattr(dcgan_cifar10, "define_scorer", lambda args: pytest.fail("the script's scorer was built"))
     monkeypatch.setattr(evaluate, "SWD_EVAL_IMAGES", 40)
     out = tmp_path / "run"
     argv = ["--batch-size", "16", "--max-steps", "6", "--eval-every", "1", "--eval-metric", "swd",

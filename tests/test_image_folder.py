@@ -134,7 +134,7 @@ def test_a_folder_of_28x28_grey_pngs_gives_exactly_the_npz_and_the_same_seeded_l
     assert (tmp_path / "a" / "history.csv").read_text() == (tmp_path / "b" / "history.csv").read_text()
     assert json.loads((tmp_path / "a" / "run.json").read_text())["grey_reversed"] is True
     assert json.loads((tmp_path / "b" / "run.json").read_text())["grey_reversed"] is False  # photos as they are
-    assert lsgan_mnist.GREY_REVERSED is True  # set for the run only
+    assert lsgan_mnist.GREY_REVERSED is True  # told to train(), never written into the script
 
 
 @pytest.mark.parametrize("make, message", [

@@ -125,7 +125,7 @@ def test_a_script_copied_alone_trains_with_the_defaults(tmp_path):
     assert {"generated_plot_000020.png", "model_000020.h5", "plot_line_plot_loss.png", "history.csv"} <= files
 
 
-@pytest.mark.parametrize("name", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10"])
+@pytest.mark.parametrize("name", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist"])
 def test_alone_each_script_trains_its_tutorial_models_with_the_defaults_into_a_new_folder(name, tmp_path, monkeypatch,
                                                                                           capsys):
     """main() without gan_runner: the tutorial's models and train() with every default, into OUT_DIR, or

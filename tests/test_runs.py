@@ -17,17 +17,19 @@ import gan_runner
 import keras
 import dcgan_cifar10
 import dcgan_mnist
+import cgan_mnist
 import lsgan_mnist
 import wgan_mnist7
 from conftest import ROOT, run_cli, tiny_data, tiny_mnist
 
-SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10)}
+SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10, cgan_mnist)}
 # script: (arguments of every run, how a run is cut short / lengthened)
 RUNS = {
     "lsgan_mnist": (["--batch-size", "16"], "--max-steps"),
     "wgan_mnist7": (["--batch-size", "16", "--n-critic", "2"], "--max-steps"),
     "dcgan_mnist": (["--batch-size", "8", "--save-every", "100"], "--steps"),
     "dcgan_cifar10": (["--batch-size", "16"], "--max-steps"),
+    "cgan_mnist": (["--batch-size", "16"], "--max-steps"),
 }
 
 
@@ -285,7 +287,8 @@ COLLAPSED = {"lsgan_mnist": (dict(d1=0.0009, d2=0.0001, g=3.0), dict(d1=0.0011, 
              "dcgan_cifar10": (dict(d1=0.0001, d2=0.0009, g=3.0), dict(d1=0.0001, d2=0.0011, g=3.0)),
              "dcgan_mnist": (dict(d_loss=0.0009, d_acc=1.0, a_loss=9.0, a_acc=0.0),
                              dict(d_loss=0.0011, d_acc=1.0, a_loss=9.0, a_acc=0.0)),
-             "wgan_mnist7": (dict(c1=-300.0, c2=-200.5, g=1.0), dict(c1=-300.0, c2=-199.5, g=1.0))}
+             "wgan_mnist7": (dict(c1=-300.0, c2=-200.5, g=1.0), dict(c1=-300.0, c2=-199.5, g=1.0)),
+             "cgan_mnist": (dict(d1=0.0009, d2=0.0001, g=3.0), dict(d1=0.0011, d2=0.0001, g=3.0))}
 
 
 @pytest.mark.keras_independent

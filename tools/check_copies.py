@@ -2,18 +2,19 @@
 
 Each training script is standalone for its tutorial, so it keeps its own copies of what its
 tutorial calls: tutorial pieces written once in lsgan_mnist.py (the Composite model, the sampling
-helpers, ...) and the few helpers whose originals are in gan_runner.py (per_batch, the atomic
-saves, the grid picture). A copy is marked on the line above it (above its decorators), as the
+helpers, ...) and the few helpers whose originals are in gan_utils.py (the atomic save, the grid
+picture) and gan_runner.py (per_batch, save_model). A copy is marked on the line above it (above its decorators), as the
 transformers library marks its copies:
 
     # Copied from lsgan_mnist.NAME
-    # Copied from gan_runner.NAME with old->new, other->another
+    # Copied from gan_utils.NAME with old->new, other->another
 
 NAME is a top-level function, class or constant of that module. The copy must equal it, once
 each `old` is replaced by its `new`, in order. A function or class that equals an original of the
 same name without saying so is reported too: copies nobody declared drift unseen. (Constants are
 hyperparameters: equal by the tutorials' choice, not copies.) Everything else a script needs is
-imported from gan_runner.py, which generate.py and evaluate.py import too, so they keep no copies.
+imported from gan_runner.py or gan_utils.py; generate.py, evaluate.py and image_folder.py import gan_utils.py,
+so they keep no copies.
 
     python tools/check_copies.py           # report every copy that drifted; exit status 1 if any
     python tools/check_copies.py --fix     # rewrite the drifted copies from their originals
@@ -26,9 +27,9 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORIGINALS = ("lsgan_mnist", "gan_runner")  # the modules copies are made from
-SCRIPTS = ("lsgan_mnist.py", "wgan_mnist7.py", "dcgan_mnist.py", "dcgan_cifar10.py")
-OTHERS = ("generate.py", "evaluate.py")  # they import from gan_runner.py: any copy is reported
+ORIGINALS = ("lsgan_mnist", "gan_utils", "gan_runner")  # the modules copies are made from
+SCRIPTS = ("lsgan_mnist.py", "wgan_mnist7.py", "dcgan_mnist.py", "dcgan_cifar10.py", "cgan_mnist.py")
+OTHERS = ("generate.py", "evaluate.py", "image_folder.py")  # they import from gan_utils.py: any copy is reported
 MARKER = re.compile(r"^# Copied from (\w+)\.(\w+)(?: with (.+))?$")
 
 
@@ -73,7 +74,7 @@ def check(root=ROOT, fix=False):
         for copy, (first, last) in spans.items():
             marker = MARKER.match(lines[first - 1].strip()) if first else None
             if marker is None:
-                for source in reversed(ORIGINALS):  # gan_runner first: lsgan_mnist.py copies some of its originals
+                for source in reversed(ORIGINALS):  # the helpers first: lsgan_mnist.py copies some of their originals
                     source_lines, sources = originals[source]
                     if source != module and copy in sources and not copy.isupper() and "".join(
                             lines[first : last + 1]) == "".join(source_lines[sources[copy][0] : sources[copy][1] + 1]):
