@@ -1,10 +1,8 @@
 """Conditional GAN (cGAN) on MNIST: it draws the digit you ask for, on Keras 3 (docs/cgan_mnist.md).
 
-The classic Keras tutorial's models and hyperparameters, with the training repaired for Keras 3:
-the discriminator really trains, and the composite model updates the generator only. What sets
-this GAN apart: both models are given the class label, through an Embedding(n_classes, 50) and a
-Dense layer into one extra feature map, joined to the generator's first 7x7 maps and to the
-discriminator's image as one more channel; so each label draws its own class.
+The classic Keras tutorial's models and hyperparameters, repaired for Keras 3 as the others are. What sets it
+apart: the class label enters both models, through an Embedding(n_classes, 50) and a Dense layer, as one more
+feature map (beside the generator's first 7x7 maps and the discriminator's image): each label draws its class.
 
     python cgan_mnist.py                      # 100 epochs on MNIST (downloaded by Keras): a GPU job
     python cgan_mnist.py --data mnist.npz     # a local copy, as keras.datasets returns it
@@ -121,11 +119,11 @@ class Composite(keras.Model):
         return [v for v in pool if id(v) not in trained]
 
 
-def define_gan(generator, discriminator, trained=None, name="gan"):
+def define_gan(generator, discriminator):
     """The composite model: (latent point, label) -> image -> the discriminator's probability for that
-    image and label, updating the generator only (or `trained`)."""
+    image and label, updating the generator only."""
     z, label = keras.Input(shape=generator.input_shape[0][1:]), keras.Input(shape=(1,), dtype="int32")
-    model = Composite([z, label], discriminator([generator([z, label]), label]), trained or generator, name=name)
+    model = Composite([z, label], discriminator([generator([z, label]), label]), trained=generator, name="gan")
     model.compile(loss="binary_crossentropy",
                   optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
     return model
@@ -134,7 +132,9 @@ def define_gan(generator, discriminator, trained=None, name="gan"):
 def define_discriminator_on_fakes(generator, discriminator):
     """(latent point, label) -> image -> probability, updating the discriminator only (its loss, its
     optimizer): its update on generated images in one compiled call."""
-    model = define_gan(generator, discriminator, trained=discriminator, name="discriminator_on_fakes")
+    z, label = keras.Input(shape=generator.input_shape[0][1:]), keras.Input(shape=(1,), dtype="int32")
+    output = discriminator([generator([z, label]), label])
+    model = Composite([z, label], output, trained=discriminator, name="discriminator_on_fakes")
     model.compile(loss=discriminator.loss, optimizer=discriminator.optimizer)
     return model
 

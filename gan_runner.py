@@ -108,15 +108,15 @@ def check_contract(script):
     names = script.names
     own = [name for name in names if not name.startswith("_") and name not in NEEDED and name not in OPTIONAL]
     for name, what in NEEDED.items():
-        close = difflib.get_close_matches(name, own, 1, 0.8)
         if name not in names:
+            close = difflib.get_close_matches(name, own, 1, 0.8)
             raise ContractError(f"it hands gan_runner.py no {name} ({what})"
                                 + (f"; it has {close[0]}: misspelt?" if close else ""))
         if name[0].islower() and not callable(names[name]):
             raise ContractError(f"its {name} is not a function ({what})")
     for name, (_, what) in OPTIONAL.items():
-        close = difflib.get_close_matches(name, own, 1, 0.85)
-        if name not in names and close:
+        close = [] if name in names else difflib.get_close_matches(name, own, 1, 0.85)
+        if close:
             raise ContractError(f"it has {close[0]}, which gan_runner.py does not read: {name} misspelt? ({what})")
 
 
@@ -218,7 +218,7 @@ def train_from_flags(script, args, argv, scorer, devices):
         os.makedirs(args.out, exist_ok=True)
         shape = list(models[0].output_shape[1:])
         grey = shape[-1] == 1  # how grey grids are drawn: said in run.json and to train(); a colour grid is as it is
-        classes = {"classes": flag(args, "classes")} if flag(args, "classes") else {}  # a conditional GAN's
+        classes = {"classes": args.classes} if flag(args, "classes") else {}  # a conditional GAN's
         write_run_info(script, args.out, args.latent_dim, mixed_precision=args.mixed_precision, devices=devices,
                        augment=args.augment, image_shape=shape, **({"grey_reversed": reverse_grey} if grey else {}),
                        **classes, **train_args)
@@ -549,8 +549,9 @@ def read_data(script, args):
             raise ValueError(f"{path}: not a readable .npz file ({err})") from None
         raise ValueError(f"could not download {script.DATASET} through Keras ({err}); give a local copy with "
                          "--data PATH")
-    if len(images_of(dataset)) < args.batch_size:
-        raise ValueError(f"{args.data}: {len(images_of(dataset))} images, fewer than one batch of {args.batch_size}")
+    n = len(images_of(dataset))
+    if n < args.batch_size:
+        raise ValueError(f"{args.data}: {n} images, fewer than one batch of {args.batch_size}")
     return dataset
 
 

@@ -89,10 +89,9 @@ def classes_of(model):
     return embeddings[0].input_dim if len(embeddings) == 1 else None
 
 
-def class_names(path, model):
-    """A conditional generator's class names: run.json's (a folder's subfolders), else its indices."""
+def class_names(path, n):
+    """The class names of a conditional generator of n classes: run.json's (a folder's subfolders), else indices."""
     names = run_info(path).get("classes")
-    n = classes_of(model)
     return [str(name) for name in names] if names and len(names) == n else [str(k) for k in range(n)]
 
 
@@ -361,7 +360,7 @@ def main(argv=None):
                 raise ValueError(f"--label: {args.model} is not a conditional generator (it draws no classes; "
                                  "cgan_mnist.py's do)")
             if n_classes is not None:
-                names = class_names(args.model, model)
+                names = class_names(args.model, n_classes)
                 label, end = (None if text is None else class_index(text, names, args.model)
                               for text in (args.label, args.to))
     except ValueError as err:
