@@ -318,13 +318,16 @@ def load_data(args, path):
 
 def define_run(args):
     """The models (with the extensions the flags ask for), and train()'s arguments, from the flags."""
-    d_model = define_discriminator((args.image_size, args.image_size, 3), args.batchnorm in ("discriminator", "both"))
-    g_model = define_generator(args.latent_dim, batchnorm=args.batchnorm in ("generator", "both"),
-                               upsampling=args.upsampling, image_size=args.image_size)
-    gan_model = define_gan(g_model, d_model)
-    return (g_model, d_model, gan_model), dict(n_epochs=args.epochs, n_batch=args.batch_size,
-                                               save_every=args.save_every, max_steps=args.max_steps,
-                                               label_smoothing=args.label_smoothing)
+    if args.models == "dcgan-paper":  # not the tutorial's models: the DCGAN paper's (dcgan_paper_models.py)
+        from dcgan_paper_models import define_models
+        d_model, g_model = define_models(args)
+    else:
+        d_model = define_discriminator((args.image_size,) * 2 + (3,), args.batchnorm in ("discriminator", "both"))
+        g_model = define_generator(args.latent_dim, batchnorm=args.batchnorm in ("generator", "both"),
+                                   upsampling=args.upsampling, image_size=args.image_size)
+    train_args = dict(n_epochs=args.epochs, n_batch=args.batch_size, save_every=args.save_every,
+                      max_steps=args.max_steps, label_smoothing=args.label_smoothing)
+    return (g_model, d_model, define_gan(g_model, d_model)), train_args
 
 
 def define_scorer(args):
@@ -348,11 +351,9 @@ def add_flags(p):
     p.add_argument("--batchnorm", choices=("none", "discriminator", "generator", "both"), default="none",
                    help="extension: BatchNorm in the discriminator and/or the generator")
     p.add_argument("--label-smoothing", action="store_true", help="extension: one-sided, real targets 0.9 +- 0.05")
-    p.add_argument("--upsampling", action="store_true",
-                   help="extension: UpSampling2D + Conv2D in place of Conv2DTranspose")
-    p.add_argument("--image-size", type=int, choices=(32, 64, 128), default=32,
-                   help="the images' side: the tutorial's 32, or a folder's (--data) at 64 or 128, each doubling one "
-                        "more block in each model")
+    p.add_argument("--upsampling", action="store_true", help="extension: UpSampling2D + Conv2D, not Conv2DTranspose")
+    p.add_argument("--image-size", type=int, choices=(32, 64, 128), default=32, help="64 and 128: a folder's (--data)")
+    p.add_argument("--models", choices=("tutorial", "dcgan-paper"), default="tutorial", help="the DCGAN paper's: 64x64")
 
 
 # Copied from lsgan_mnist.train_with_defaults

@@ -187,7 +187,7 @@ def train_from_flags(script, args, argv, scorer, devices):
     try:
         dataset = read_data(script, args)
         models, train_args = script.define_run(args)
-    except ValueError as err:
+    except (ValueError, ImportError) as err:  # ImportError: a module a flag needs, not beside the script
         return fail(script, err, 2)
     if args.augment:
         models = augmented(script, models, args.augment)

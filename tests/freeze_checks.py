@@ -22,7 +22,7 @@ POLICY = os.environ.get("KERAS_GANS_POLICY", "float32")
 keras.config.set_dtype_policy(POLICY)
 # Every model a flag can build: (script, discriminator's keyword arguments, generator's, --augment). The five
 # published models, and each with --augment's three parts, always; with KERAS_GANS_VARIANTS=all, the CIFAR-10
-# DCGAN's extensions too.
+# DCGAN's extensions and the DCGAN paper's models (--models dcgan-paper) too.
 PUBLISHED = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist")
 AUGMENT = ",".join(gan_runner.AUGMENTATIONS)
 MODELS = [(name, {}, {}, None) for name in PUBLISHED] + [(name, {}, {}, AUGMENT) for name in PUBLISHED]
@@ -30,7 +30,9 @@ if os.environ.get("KERAS_GANS_VARIANTS") == "all":
     MODELS += [("dcgan_cifar10", dict(batchnorm=True), {}, None),  # --batchnorm discriminator
                ("dcgan_cifar10", {}, dict(batchnorm=True), None),  # --batchnorm generator
                ("dcgan_cifar10", dict(batchnorm=True), dict(batchnorm=True), None),  # --batchnorm both
-               ("dcgan_cifar10", {}, dict(upsampling=True), None)]  # --upsampling
+               ("dcgan_cifar10", {}, dict(upsampling=True), None),  # --upsampling
+               ("dcgan_cifar10", dict(define="dcgan_paper_models.define_discriminator"),  # --models dcgan-paper
+                dict(define="dcgan_paper_models.define_generator"), None)]
 # The one update that makes no call to the model a replay needs, and why.
 NO_CALL = {("dcgan_mnist", "real images"): "its discriminator updates once, on real and generated images together, "
                                            "through the on-fakes model (checked as 'generated images')"}
@@ -48,8 +50,13 @@ def trainable_paths(model):
     return {v.path for v in model.trainable_weights}
 
 
+def variant_id(model, kwargs):
+    """-d_batchnorm, -g_upsampling, -d_dcgan_paper_models.define_discriminator: a model's arguments, or its function."""
+    return "".join(f"-{model}_{kwargs[k] if k == 'define' else k}" for k in kwargs)
+
+
 @pytest.fixture(scope="module", params=MODELS,
-                ids=[f"{name}{''.join(f'-d_{k}' for k in d)}{''.join(f'-g_{k}' for k in g)}{'-augment' if a else ''}"
+                ids=[f"{name}{variant_id('d', d)}{variant_id('g', g)}{'-augment' if a else ''}"
                      for name, d, g, a in MODELS])
 def variant(request):
     """(script, discriminator's and generator's keyword arguments, --augment): each has the same function names."""
@@ -94,17 +101,26 @@ def models(built):
     return rewind(built)
 
 
+def defined(name, default):
+    """The function "module.function" names, or default."""
+    if name is None:
+        return default
+    module, function = name.rsplit(".", 1)
+    return getattr(importlib.import_module(module), function)
+
+
 def build_models(script, d_kwargs=None, g_kwargs=None, augment=None):
     """The script's models, as its define_run builds them; with augment, as gan_runner's --augment then does."""
     keras.utils.set_random_seed(1)
+    d_kwargs, g_kwargs = dict(d_kwargs or {}), dict(g_kwargs or {})  # "define": other models the script can build
     define_discriminator = getattr(script, "define_critic", None) or script.define_discriminator
-    d_model = define_discriminator(**(d_kwargs or {}))
-    g_model = script.define_generator(LATENT, **(g_kwargs or {}))
+    d_model = defined(d_kwargs.pop("define", None), define_discriminator)(**d_kwargs)
+    g_model = defined(g_kwargs.pop("define", None), script.define_generator)(LATENT, **g_kwargs)
     gan_model = script.define_gan(g_model, d_model)
     if augment:
         g_model, d_model, gan_model = gan_runner.augmented(script, (g_model, d_model, gan_model), augment)
     d_fake_model = script.define_discriminator_on_fakes(g_model, d_model)
-    dataset = np.random.uniform(-1, 1, (64,) + script.IMAGE_SHAPE).astype("float32")
+    dataset = np.random.uniform(-1, 1, (64,) + tuple(g_model.output_shape[1:])).astype("float32")
     if len(g_model.inputs) == 2:  # a conditional GAN's: [images, labels]
         dataset = [dataset, np.arange(64) % 10]
     return g_model, d_model, gan_model, d_fake_model, dataset
@@ -134,13 +150,13 @@ def test_discriminator_update_changes_discriminator_only(script, models):
 
 def test_generator_update_changes_generator_only(script, models):
     g_model, d_model, gan_model, d_fake_model, dataset = models
-    # Each convolution's and dense layer's kernel and bias, each BatchNorm's gamma and beta: the
-    # discriminator is not frozen (the tutorial's freeze leaves it none in Keras 3).
+    # Each convolution's and dense layer's kernel (and bias, where it has one), each BatchNorm's gamma and beta,
+    # a label's embedding table: the discriminator is not frozen (the tutorial's freeze leaves it none in Keras 3).
     inner = getattr(d_model, "discriminator", d_model)  # under --augment, the discriminator behind DiffAugment
-    weighted = [layer for layer in inner.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
-                                                                      keras.layers.BatchNormalization))]
-    embedded = [layer for layer in inner.layers if isinstance(layer, keras.layers.Embedding)]  # a label's table
-    assert len(d_model.trainable_weights) == 2 * len(weighted) + len(embedded) >= 6
+    kinds = (keras.layers.Conv2D, keras.layers.Dense, keras.layers.BatchNormalization, keras.layers.Embedding)
+    weighted = [2 if isinstance(layer, keras.layers.BatchNormalization) else 1 + getattr(layer, "use_bias", False)
+                for layer in inner.layers if isinstance(layer, kinds)]
+    assert len(d_model.trainable_weights) == sum(weighted) >= 6
     g0, d0 = snapshot(g_model), snapshot(d_model)
     script.train_generator(gan_model, LATENT, n_batch=16)
     assert trainable_paths(g_model) <= changed(g0, snapshot(g_model))

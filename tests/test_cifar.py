@@ -25,7 +25,8 @@ def test_help_shows_defaults_and_extensions(capsys):
     text = " ".join(out.split())
     assert status == 0
     for flag, default in [("--epochs", 200), ("--batch-size", 128), ("--save-every", 10), ("--latent-dim", 100),
-                          ("--batchnorm", "none"), ("--label-smoothing", False), ("--upsampling", False)]:
+                          ("--batchnorm", "none"), ("--label-smoothing", False), ("--upsampling", False),
+                          ("--models", "tutorial")]:
         assert flag in text and f"(default: {default})" in text
 
 

@@ -1,5 +1,6 @@
 """The README and docs/: every relative link and #anchor leads somewhere, the README stays a front
-door (short, the set-up commands on its first screen), and each script's docstring names its page."""
+door (short, the set-up commands on its first screen), each script's docstring names its page,
+and every training command in a code block has flags its script takes."""
 
 import glob
 import os
@@ -65,3 +66,38 @@ def test_each_script_docstring_points_to_its_page(script):
         docstring = f.read().split('"""')[1]
     assert f"docs/{script}.md" in docstring
     assert os.path.isfile(os.path.join(ROOT, "docs", f"{script}.md"))
+
+
+SCRIPTS = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist")
+COMMAND = re.compile(r"^python (" + "|".join(SCRIPTS) + r")\.py(.*?)(?:\s+#.*)?$")
+
+
+def training_commands():
+    """(page, script, its flags) for each training command in the README's and docs' code blocks."""
+    found = []
+    for page in PAGES:
+        with open(page, encoding="utf-8") as f:
+            blocks = re.findall(r"```(?:bash)?\n(.*?)```", f.read(), flags=re.S)
+        for line in "\n".join(blocks).splitlines():
+            match = COMMAND.match(line.strip())
+            if match:
+                found.append((os.path.relpath(page, ROOT), match.group(1), match.group(2).split()))
+    return found
+
+
+def test_every_training_command_in_the_docs_has_flags_its_script_takes(capsys):
+    """A renamed or misspelt flag in a copied line fails here, not on a user's machine: each command's flags
+    are read by the script's own parser (nothing runs)."""
+    import importlib
+
+    import gan_runner
+
+    commands, wrong = training_commands(), []
+    assert len(commands) > 20
+    for page, name, argv in commands:
+        script = gan_runner.Script(vars(importlib.import_module(name)))
+        try:
+            gan_runner.parse_args(script, argv)
+        except SystemExit:
+            wrong.append(f"{page}: python {name}.py {' '.join(argv)}: {capsys.readouterr().err.strip()}")
+    assert not wrong, "\n".join(wrong)

@@ -6,6 +6,9 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -14,6 +17,7 @@ from PIL import Image
 
 import dcgan_cifar10
 import dcgan_mnist
+import dcgan_paper_models
 import evaluate
 import gan_runner
 import generate
@@ -21,7 +25,7 @@ import image_folder
 import keras
 import lsgan_mnist
 import wgan_mnist7
-from conftest import run_cli, stand_in_inception, tiny_data, tiny_mnist
+from conftest import ROOT, backend_env, run_cli, stand_in_inception, tiny_data, tiny_mnist
 
 SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10)}
 
@@ -245,6 +249,66 @@ def test_image_size_64_trains_on_a_folder_and_generate_draws_its_samples(tmp_pat
     status, _, err = run_cli(dcgan_cifar10.main, ["--data", tiny_data(tmp_path / "c.npz", "dcgan_cifar10"),
                                                   "--image-size", "64", "--out", str(tmp_path / "o")], capsys)
     assert status == 2 and "CIFAR-10's images are 32x32; give a folder" in err
+
+
+def test_the_dcgan_papers_models_are_pytorch_examples_and_not_the_tutorials():
+    """--models dcgan-paper: pytorch/examples' dcgan/main.py at 64x64 (nz 100, ngf = ndf = 64): its parameter
+    counts (the moving statistics aside), 4x4 kernels without biases, sizes doubling from 4x4, weights N(0, 0.02)."""
+    d_model, g_model = dcgan_paper_models.define_discriminator(), dcgan_paper_models.define_generator(100)
+    trainable = [sum(int(np.prod(v.shape)) for v in m.trainable_weights) for m in (d_model, g_model)]
+    assert trainable == [2_765_568, 3_576_704]
+    assert d_model.output_shape == (None, 1) and g_model.output_shape == (None, 64, 64, 3)
+    up = [layer for layer in g_model.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [layer.output.shape[1] for layer in up] == [4, 8, 16, 32, 64]
+    assert [layer.filters for layer in up] == [512, 256, 128, 64, 3]
+    convs = up + [layer for layer in d_model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert all(layer.kernel_size == (4, 4) and not layer.use_bias for layer in convs)
+    assert 0.018 < float(np.std(keras.ops.convert_to_numpy(up[1].kernel))) < 0.022
+    norms = [layer for layer in d_model.layers + g_model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 7 and all(n.momentum == 0.9 and n.epsilon == 1e-5 for n in norms)
+
+
+def test_models_dcgan_paper_trains_on_a_folder_at_64_and_refuses_other_sizes(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        png(folder / f"{k:02d}.png", rng.integers(0, 256, (40 + 5 * k, 70, 3)).astype("uint8"))
+    out = tmp_path / "run"
+    common = ["--data", str(folder), "--batch-size", "8", "--max-steps", "2"]
+    status, _, err = run_cli(dcgan_cifar10.main, common + ["--image-size", "64", "--models", "dcgan-paper",
+                                                           "--out", str(out)], capsys)
+    assert status == 0, err
+    status, stdout, _ = run_cli(generate.main, [str(out / "model_000002.h5"), "--grid", "2", "--out",
+                                                str(tmp_path / "grid.png")], capsys)
+    assert status == 0 and "4 images of (64, 64, 3)" in stdout
+    status, _, err = run_cli(dcgan_cifar10.main, common + ["--image-size", "64", "--out", str(out), "--resume"], capsys)
+    assert status == 2 and "made with --models dcgan-paper, not tutorial" in err
+    for wrong in (["--image-size", "32"], ["--image-size", "64", "--batchnorm", "both"],
+                  ["--image-size", "64", "--upsampling"]):
+        argv = common + ["--models", "dcgan-paper"] + wrong + ["--out", str(tmp_path / "o")]
+        status, _, err = run_cli(dcgan_cifar10.main, argv, capsys)
+        assert status == 2 and len(err.strip().splitlines()) == 1
+        assert "--models dcgan-paper: the paper's models are 64x64" in err and not (tmp_path / "o").exists()
+
+
+def test_dcgan_cifar10_without_the_paper_models_module_trains_the_tutorials_and_refuses_dcgan_paper(tmp_path):
+    """Copied without dcgan_paper_models.py: every other flag works; --models dcgan-paper is one line, exit 2."""
+    for module in ("dcgan_cifar10", "gan_runner", "gan_utils", "image_folder"):
+        shutil.copy(os.path.join(ROOT, module + ".py"), tmp_path / (module + ".py"))
+    folder = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for k in range(8):
+        png(folder / f"{k}.png", rng.integers(0, 256, (40, 50, 3)).astype("uint8"))
+    common = [sys.executable, "dcgan_cifar10.py", "--data", "photos", "--image-size", "64", "--batch-size", "4",
+              "--max-steps", "1"]
+    env = backend_env("tensorflow")
+    del env["PYTHONPATH"]  # the copies only, not this checkout
+    ok = subprocess.run(common + ["--out", "a"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    refused = subprocess.run(common + ["--models", "dcgan-paper", "--out", "b"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and not (tmp_path / "b").exists()
+    assert refused.stderr.strip().splitlines()[-1] == "dcgan_cifar10.py: error: No module named 'dcgan_paper_models'"
 
 
 def test_generate_writes_n_single_pngs_of_the_models_size_and_never_over_files(tmp_path, capsys):
