@@ -3,13 +3,20 @@ door (short, the set-up commands on its first screen), each script's docstring n
 and every training command in a code block has flags its script takes."""
 
 import glob
+import importlib
 import os
 import re
+import sys
 
 import pytest
 
+import gan_runner
 from conftest import ROOT
 
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import check_copies  # noqa: E402
+
+SCRIPTS = [name[:-3] for name in check_copies.SCRIPTS]  # the training scripts, listed once for every test
 PAGES = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -60,7 +67,7 @@ def test_the_readme_is_a_front_door():
     assert "pip install -r requirements.txt" in first_screen and "python -m pytest tests" in first_screen
 
 
-@pytest.mark.parametrize("script", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist"])
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_each_script_docstring_points_to_its_page(script):
     with open(os.path.join(ROOT, f"{script}.py"), encoding="utf-8") as f:
         docstring = f.read().split('"""')[1]
@@ -68,7 +75,6 @@ def test_each_script_docstring_points_to_its_page(script):
     assert os.path.isfile(os.path.join(ROOT, "docs", f"{script}.md"))
 
 
-SCRIPTS = ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist")
 COMMAND = re.compile(r"^python (" + "|".join(SCRIPTS) + r")\.py(.*?)(?:\s+#.*)?$")
 
 
@@ -88,10 +94,6 @@ def training_commands():
 def test_every_training_command_in_the_docs_has_flags_its_script_takes(capsys):
     """A renamed or misspelt flag in a copied line fails here, not on a user's machine: each command's flags
     are read by the script's own parser (nothing runs)."""
-    import importlib
-
-    import gan_runner
-
     commands, wrong = training_commands(), []
     assert len(commands) > 20
     for page, name, argv in commands:
