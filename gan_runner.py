@@ -234,15 +234,19 @@ def train_from_flags(script, args, argv, scorer, devices):
                          **({"reverse_grey": reverse_grey} if grey else {}), **train_args)
             if not guard.collapsed:
                 break
+        step = len(checkpoint.history[script.LOSSES[0]])
+        healthy = step and all(np.isfinite(checkpoint.history[name][-1]) for name in script.LOSSES)
+        generator, written = save_reached(script, args, models[0], step, reverse_grey) if healthy else (None, False)
     except ValueError as err:  # a checkpoint that does not fit
         return fail(script, err, 2)
     except OSError as err:  # disk full, folder gone or read-only: every file is whole (atomic saves)
         return fail(script, f"writing to {args.out} failed ({err.strerror or err}); the files written before "
                             "are intact", 1)
     history, last, losses = checkpoint.history, checkpoint.saved_step, script.LOSSES
-    step, total = len(history[losses[0]]), checkpoint.params["total_steps"]
+    total = checkpoint.params["total_steps"]
     if signals.received and step < total:
-        print(f"interrupted at step {step} of {total}; checkpoint at step {last} in {checkpoint.path}")
+        kept = f"; the generator of step {step}: {generator}" if generator else ""
+        print(f"interrupted at step {step} of {total}; checkpoint at step {last} in {checkpoint.path}{kept}")
         words = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--resume", "--overwrite")]
         print(f"resume with: python {script.SCRIPT} {shlex.join(words + ['--resume'])}")
         return 130
@@ -252,11 +256,28 @@ def train_from_flags(script, args, argv, scorer, devices):
               "generators saved up to it are kept.")
         return 3
     if guard.collapsed:
-        print(f"stopping; the last good checkpoint (step {last}) is kept "
+        print(f"stopping; the generator of step {step} is {generator}, the last good checkpoint (step {last}) is kept "
               "(--no-stop-on-collapse carries on, --restart-on-collapse K restarts)")
         return 3
+    if written:  # a finished run resumed, its final generator gone
+        print(f"wrote the missing generator of step {step}: {generator}")
     print(f"outputs in {args.out}")
     return 0
+
+
+def save_reached(script, args, g_model, step, reverse_grey):
+    """The generator and a grid of the fixed samples (the collapse guard's, TensorBoard's) at the step a run reached,
+    model_<step>.h5 and generated_plot_<step>.png, unless the script's own reports wrote them: a run stopped between
+    two reports (a signal, the collapse guard) or a finished run resumed after its final files went. Returns the
+    generator's path and whether it was written now."""
+    path = os.path.join(args.out, "model_%06d.h5" % step)
+    if os.path.exists(path):
+        return path, False
+    images = np.asarray(g_model.predict_on_batch(fixed_latent_points(script, args)))
+    save_grid(images, os.path.join(args.out, "generated_plot_%06d.png" % step), script.OUTPUT_RANGE,
+              reverse_grey=reverse_grey)
+    save_model(g_model, path)
+    return path, True
 
 
 def define_scorer(script, args):

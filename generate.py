@@ -309,7 +309,7 @@ def parse_args(argv=None):
                    help="instead of a grid: --n single PNGs at the model's resolution into DIR, a new or empty folder "
                         "(grey as the data is, not reversed): for augmentation, or for pytorch-fid, clean-fid and "
                         "torch-fidelity, which read folders")
-    p.add_argument("--n", type=positive, default=100, help="--images: how many images")
+    p.add_argument("--n", type=positive, default=None, help="--images: how many images (default 100)")
     p.add_argument("--label", default=None, metavar="CLASS",
                    help="a conditional GAN's (cgan_mnist.py's): draw this class only, by name (a folder's subfolder) "
                         "or index; without it, a grid has a row per class and --images cycles through them")
@@ -332,6 +332,9 @@ def parse_args(argv=None):
     if args.images is not None and (args.progress or args.save_as or args.interpolate or args.point is not None):
         p.error("--images writes single images of a model's samples: not with --progress, --save-as, --interpolate "
                 "or --point")
+    if args.n is not None and args.images is None:  # a grid's size is --grid's: never ignored
+        p.error(f"argument --n: with --images DIR (single images); a grid is --grid N, N x N images")
+    args.n = args.n or 100
     return args
 
 

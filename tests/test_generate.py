@@ -82,6 +82,7 @@ def bad_model(tmp_path, kind):
     ("good", ["--grid", "0"], "--grid"),
     ("good", ["--grid", "-3"], "--grid"),
     ("good", ["--point", "lots"], "--point"),
+    ("good", ["--n", "49"], "argument --n: with --images DIR"),  # a grid's size is --grid's: not ignored
 ])
 def test_bad_input_gives_one_line_and_exit_2(model, extra, message, model_dir, capsys):
     out = model_dir / "grid.png"

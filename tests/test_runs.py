@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import gan_runner
+import generate
 import keras
 import dcgan_cifar10
 import dcgan_mnist
@@ -116,11 +117,21 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(s
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     step = checkpoint_step(out)
-    assert f"interrupted at step {step} of 1200; checkpoint at step {step}" in stdout
+    reached = out / f"model_{step:06d}.h5"  # the generator of the step reached, between two epochs' reports
+    assert f"interrupted at step {step} of 1200; checkpoint at step {step} in {out / 'checkpoint.npz'}; " \
+           f"the generator of step {step}: {reached}" in stdout
     assert "resume with: python lsgan_mnist.py" in stdout and stdout.rstrip().endswith("--resume")
+    assert (out / f"generated_plot_{step:06d}.png").exists()
+    assert generate.main([str(reached), "--out", str(tmp_path / "grid.png")]) == 0  # loadable by generate.py
     argv = ["--data", data, "--out", str(out), "--batch-size", "16", "--max-steps", str(step + 2), "--resume"]
     status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
-    assert status == 0 and f"at step {step} of {step + 2}" in stdout
+    assert status == 0 and f"at step {step} of {step + 2}" in stdout and "missing" not in stdout
+    final = out / f"model_{step + 2:06d}.h5"  # a finished run resumed writes its final files where they are gone
+    final.unlink()
+    (out / f"generated_plot_{step + 2:06d}.png").unlink()
+    status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
+    assert status == 0 and f"wrote the missing generator of step {step + 2}: {final}" in stdout
+    assert final.exists() and (out / f"generated_plot_{step + 2:06d}.png").exists()
 
 
 def start_code(code, argv, stderr=subprocess.PIPE):
@@ -323,6 +334,8 @@ def test_a_collapse_restarts_from_the_last_good_checkpoint_then_stops(name, thre
     assert status == 3
     assert stdout.count("step 3: likely collapse") == 2 and "restarting from the checkpoint at step 0" in stdout
     assert "restart 1 of 1" in stdout and "last good checkpoint (step 0) is kept" in stdout
+    reached = tmp_path / "run" / "model_000003.h5"  # what the stopped run made, between two epochs' reports
+    assert f"the generator of step 3 is {reached}" in stdout and reached.exists()
     status, stdout, _ = run_cli(script.main, args + ["--no-stop-on-collapse", "--overwrite"], capsys)
     assert status == 0 and "step 3: likely collapse" in stdout
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 13
