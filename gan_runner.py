@@ -26,6 +26,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
@@ -53,7 +54,8 @@ DIVERSITY, DIVERSITY_CHECKS, SPREAD_SIDE = 0.05, 2, 8
 # (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
 RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                      "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
-                     "collapse_diversity", "restart_on_collapse", "seed", "data_parallel")
+                     "collapse_diversity", "restart_on_collapse", "seed", "data_parallel", "max_minutes",
+                     "save_every_minutes")
 
 
 # ---- The contract: what a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN") ---------
@@ -203,8 +205,10 @@ def train_from_flags(script, args, argv, scorer, devices):
                           args.collapse_diversity, out_dir=args.out, augmented=bool(args.augment))
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
     signals = StopOnSignal()
+    timer = Timer(lambda step: save_reached(script, args, models[0], step, reverse_grey)[0], args.save_every_minutes,
+                  args.max_minutes)
     # The progress bar first, to end its line before others print; the checkpoint last, to hold what they record.
-    callbacks = [StepProgbar(), keras.callbacks.TerminateOnNaN(), guard, signals]
+    callbacks = [StepProgbar(), keras.callbacks.TerminateOnNaN(), guard, signals, timer]
     if scorer is not None:
         callbacks.append(scorer.callback(models[0], args.out, args.eval_every, script.EVAL_UNIT, checkpoint.scores,
                                          save_model, script.OUTPUT_RANGE, script.LATENT_DISTRIBUTION))
@@ -250,6 +254,10 @@ def train_from_flags(script, args, argv, scorer, devices):
         words = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--resume", "--overwrite")]
         print(f"resume with: python {script.SCRIPT} {shlex.join(words + ['--resume'])}")
         return 130
+    if timer.expired and step < total:  # the length asked for, in minutes: done, and resumable
+        print(f"stopped after {args.max_minutes:g} minutes (--max-minutes) at step {step} of {total}; checkpoint in "
+              f"{checkpoint.path}; the generator of step {step}: {generator}; --resume goes on")
+        return 0
     broken = [f"{history[name][-1]} ({name})" for name in losses if step and not np.isfinite(history[name][-1])]
     if broken:
         print(f"step {step}: a loss is {broken[0]}: stopping. The last good checkpoint (step {last}) and the "
@@ -334,6 +342,12 @@ def add_run_flags(p, script):
                         "distance against the training images (no network, no download: any images)")
     p.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="write every step's losses and, each epoch, a grid of samples for TensorBoard to DIR")
+    p.add_argument("--max-minutes", type=positive_float, default=None, metavar="M",
+                   help="stop after M minutes of training (from this run's first step; compiling counts), leaving "
+                        "the checkpoint and the generator of the step reached; status 0")
+    p.add_argument("--save-every-minutes", type=positive_float, default=None, metavar="N",
+                   help="every N minutes of training, save the generator and a grid of the step reached, as the "
+                        "reports name them (model_<step>.h5); at most once a step")
     p.add_argument("--resume", action="store_true",
                    help=f"continue the run in --out from its {CHECKPOINT} (give the flags it was started with)")
     p.add_argument("--stop-on-collapse", action=argparse.BooleanOptionalAction, default=True,
@@ -751,6 +765,32 @@ class StopOnSignal(keras.callbacks.Callback):
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         self.previous = {}
+
+
+class Timer(keras.callbacks.Callback):
+    """--save-every-minutes and --max-minutes, counted from this run's start of training (a resumed run starts
+    again at 0): save(step) every `every` minutes, printing what it wrote; after `most` minutes the run stops as a
+    signal stops it (the step ends, the checkpoint is written) and `expired` is set. Equal minutes, not equal steps:
+    what benchmarks/minutes.py compares recipes by."""
+
+    def __init__(self, save, every=None, most=None):
+        super().__init__()
+        self.save, self.every, self.most = save, every, most
+
+    def on_train_begin(self, logs=None):
+        self.start, self.marks, self.expired = time.monotonic(), 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        minutes = (time.monotonic() - self.start) / 60
+        if self.every and minutes >= (self.marks + 1) * self.every:
+            self.marks = int(minutes / self.every + 1e-9)  # not //: 0.5 // 0.1 is 4
+            step = self.epoch * self.params["steps"] + batch + 1
+            print(f"minute {minutes:.2f}: the generator of step {step}: {self.save(step)}")
+        if self.most and minutes >= self.most:
+            self.expired = self.model.stop_training = True
 
 
 class CollapseGuard(keras.callbacks.Callback):

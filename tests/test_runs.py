@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -132,6 +133,27 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(s
     status, stdout, _ = run_cli(lsgan_mnist.main, argv, capsys)
     assert status == 0 and f"wrote the missing generator of step {step + 2}: {final}" in stdout
     assert final.exists() and (out / f"generated_plot_{step + 2:06d}.png").exists()
+
+
+def test_minutes_save_the_generator_and_stop_the_run(tmp_path, capsys, monkeypatch):
+    """--save-every-minutes saves the generator and grid of the step reached, once a step however many marks it
+    passed; --max-minutes stops the run as a signal does (checkpoint and generator), status 0, and --resume goes on.
+    The clock is the test's: the run starts at 0 s, its steps end at 7, 30, 31 and 45 s."""
+    out, data = tmp_path / "run", tiny_data(tmp_path / "data.npz", "lsgan_mnist")
+    argv = ["--data", data, "--out", str(out), "--batch-size", "16"]
+    clock = iter([0.0, 7.0, 30.0, 31.0, 45.0])
+    monkeypatch.setattr(gan_runner, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+    status, stdout, _ = run_cli(lsgan_mnist.main, argv + ["--save-every-minutes", "0.1", "--max-minutes", "0.7"],
+                                capsys)
+    assert status == 0 and checkpoint_step(out) == 4, stdout
+    for k in (1, 2, 4):  # marks 0.1 (at 7 s); 0.2 to 0.5 (at 30 s, one save); 0.6 and 0.7 (at 45 s)
+        assert f"the generator of step {k}: {out / f'model_{k:06d}.h5'}" in stdout
+        assert (out / f"model_{k:06d}.h5").exists() and (out / f"generated_plot_{k:06d}.png").exists()
+    assert sum(line.startswith("minute ") for line in stdout.splitlines()) == 3
+    assert "stopped after 0.7 minutes (--max-minutes) at step 4 of 120" in stdout
+    monkeypatch.undo()
+    status, stdout, _ = run_cli(lsgan_mnist.main, argv + ["--max-steps", "5", "--resume"], capsys)
+    assert status == 0 and "at step 4 of 5" in stdout
 
 
 def start_code(code, argv, stderr=subprocess.PIPE):
@@ -454,7 +476,8 @@ def test_an_unwritable_out_is_one_line(tmp_path, capsys):
 # must be refused changed; a flag added later lands on the refused side unless put here.
 ACCEPTED_CHANGED = {"epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                     "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
-                    "collapse_diversity", "restart_on_collapse", "seed", "data_parallel"}
+                    "collapse_diversity", "restart_on_collapse", "seed", "data_parallel", "max_minutes",
+                    "save_every_minutes"}
 
 
 @pytest.mark.keras_independent
