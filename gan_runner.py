@@ -38,8 +38,9 @@ import keras
 try:
     from gan_utils import (OUTPUT_RANGE, Parser, cache_dir, grid_pixels, non_negative, non_negative_float, positive,
                            positive_float, save_atomically, save_grid, share_gpu_memory)
+    from augmentation import AUGMENTATIONS, Augmented, DiffAugment, augment_policy  # --augment's; scripts copy some
 except ModuleNotFoundError as err:  # not ModuleNotFoundError: a script would take it for "no gan_runner.py" and
-    raise ImportError(f"gan_runner.py needs gan_utils.py beside it ({err})") from None  # train alone, flags refused
+    raise ImportError(f"gan_runner.py needs {err.name}.py beside it ({err})") from None  # train alone, flags refused
 
 CHECKPOINT = "checkpoint.npz"
 KERAS = tuple(int(part) for part in keras.__version__.split(".")[:2])  # (major, minor)
@@ -664,7 +665,10 @@ class Checkpoint(keras.callbacks.Callback):
         for model in (d_model, gan_model):
             if not model.optimizer.built:  # it has not stepped yet
                 model.optimizer.build(model.trainable_variables)
-        return g_model.variables + d_model.variables + d_model.optimizer.variables + gan_model.optimizer.variables
+        listed = g_model.variables + d_model.variables
+        seen = {id(v) for v in listed}  # the composite's own beyond them: a trained generator whose average is g_model
+        own = [v for v in gan_model.variables if id(v) not in seen]
+        return listed + d_model.optimizer.variables + gan_model.optimizer.variables + own
 
     def save(self):
         values = [keras.ops.convert_to_numpy(v) for v in self.variables()]
@@ -879,108 +883,7 @@ def sample_spread(images, side=SPREAD_SIDE):
     return distances[np.triu_indices(n, 1)].mean()
 
 
-# ---- --augment: DiffAugment (Zhao et al. 2020, mit-han-lab/data-efficient-gans) -----------------
-AUGMENTATIONS = ("color", "translation", "cutout")  # its policy's parts, in the order its reference code applies them
-
-
-def augment_policy(text):
-    """--augment's value: some of AUGMENTATIONS, comma-separated, returned in their order."""
-    parts = {part.strip() for part in text.split(",")} - {""}
-    unknown = sorted(parts - set(AUGMENTATIONS))
-    if unknown or not parts:
-        raise argparse.ArgumentTypeError(f"{unknown[0] if unknown else repr(text)}: choose from "
-                                         f"{', '.join(AUGMENTATIONS)} (comma-separated), or give --augment alone")
-    return ",".join(part for part in AUGMENTATIONS if part in parts)
-
-
-class DiffAugment(keras.layers.Layer):
-    """DiffAugment's augmentations, as its reference code (DiffAugment_tf.py) makes them, in keras.ops so that
-    gradients flow through them to the generator on every backend; each image gets its own draw:
-    - color: brightness + U(-0.5, 0.5), saturation x U(0, 2) about the pixel's channel mean (not on grey
-      images, where it changes nothing), contrast x U(0.5, 1.5) about the image's mean;
-    - translation: a whole-pixel shift of up to 1/8 of the side along each axis, zeros shifted in;
-    - cutout: one square of half the side set to 0, centred anywhere in the image (clipped at its edges).
-    Only in training: in inference (the accuracy reports, a saved model) images pass unchanged."""
-
-    def __init__(self, policy=",".join(AUGMENTATIONS), seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.policy = augment_policy(policy)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, x, training=False):
-        if not training:
-            return x
-        parts = self.policy.split(",")
-        if "color" in parts:
-            x = x + self.uniform(x, -0.5, 0.5)  # brightness
-            if x.shape[-1] > 1:
-                mean = keras.ops.mean(x, axis=3, keepdims=True)
-                x = (x - mean) * self.uniform(x, 0.0, 2.0) + mean  # saturation
-            mean = keras.ops.mean(x, axis=(1, 2, 3), keepdims=True)
-            x = (x - mean) * self.uniform(x, 0.5, 1.5) + mean  # contrast
-        if "translation" in parts:
-            x = self.translate(x)
-        if "cutout" in parts:
-            x = self.cut_out(x)
-        return x
-
-    def uniform(self, x, low, high):
-        """One draw per image, shaped to broadcast over it."""
-        shape = (keras.ops.shape(x)[0], 1, 1, 1)
-        return keras.random.uniform(shape, low, high, dtype=self.compute_dtype, seed=self.seed_generator)
-
-    def shifts(self, x, low, high):
-        """A whole number in [low, high) for each image, shaped (batch, 1)."""
-        return keras.random.randint((keras.ops.shape(x)[0], 1), low, high, seed=self.seed_generator)
-
-    def translate(self, x):
-        """Each image shifted by whole pixels, up to 1/8 of the side along each axis: out[i] = x[i + shift], or 0."""
-        for axis in (1, 2):
-            size = x.shape[axis]
-            most = int(size * 0.125 + 0.5)
-            positions = keras.ops.arange(size, dtype="int32")
-            source = positions[None, :] + keras.ops.cast(self.shifts(x, -most, most + 1), "int32")  # (batch, size)
-            pick = keras.ops.cast(keras.ops.equal(source[:, :, None], positions[None, None, :]), x.dtype)
-            x = keras.ops.einsum("bij,bjwc->biwc" if axis == 1 else "bij,bhjc->bhic", pick, x)  # a gather, as matmul
-        return x
-
-    def cut_out(self, x):
-        """One square of half the side, zeroed, centred at a random pixel (offsets as the reference draws them)."""
-        height, width = x.shape[1], x.shape[2]
-        size_y, size_x = int(height * 0.5 + 0.5), int(width * 0.5 + 0.5)
-        oy, ox = (self.shifts(x, 0, side + (1 - size % 2)) for side, size in ((height, size_y), (width, size_x)))
-        rows = keras.ops.arange(height, dtype="int32")[None, :] - (keras.ops.cast(oy, "int32") - size_y // 2)
-        cols = keras.ops.arange(width, dtype="int32")[None, :] - (keras.ops.cast(ox, "int32") - size_x // 2)
-        inside_rows = keras.ops.logical_and(rows >= 0, rows < size_y)[:, :, None]  # (batch, height, 1)
-        inside_cols = keras.ops.logical_and(cols >= 0, cols < size_x)[:, None, :]  # (batch, 1, width)
-        keep = 1.0 - keras.ops.cast(keras.ops.logical_and(inside_rows, inside_cols), x.dtype)
-        return x * keep[..., None]
-
-    def get_config(self):
-        return dict(super().get_config(), policy=self.policy)
-
-
-class Augmented(keras.Model):
-    """--augment: the discriminator (or critic) with DiffAugment in front, compiled as it was (its loss, its
-    optimizer, its metrics). It takes the discriminator's place in the run, so every update augments every image
-    the discriminator sees: real ones in its own update, generated ones in its update on them and in the
-    generator's through the composite model, which sees the augmentation's gradient (DiffAugment's point). In
-    inference (the accuracy reports) images pass unchanged; saving it saves the discriminator alone, which loads
-    with plain keras.models.load_model."""
-
-    def __init__(self, discriminator, policy):
-        inputs = [keras.Input(shape=x.shape[1:], dtype=x.dtype) for x in discriminator.inputs]  # the image first
-        x = [DiffAugment(policy, name="diff_augment")(inputs[0])] + inputs[1:]  # (a conditional GAN's label: as it is)
-        super().__init__(inputs=inputs if len(inputs) > 1 else inputs[0],
-                         outputs=discriminator(x if len(x) > 1 else x[0]), name=f"{discriminator.name}_augmented")
-        self.discriminator = discriminator
-        metrics = discriminator.get_compile_config().get("metrics")
-        self.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=metrics)
-
-    def save(self, *args, **kwargs):
-        return self.discriminator.save(*args, **kwargs)
-
-
+# ---- --augment: DiffAugment in front of the discriminator (augmentation.py) ----------------------
 def augmented(script, models, policy):
     """The run's models with the discriminator Augmented, and the composite model built on it (define_gan)."""
     g_model, d_model, _ = models

@@ -36,7 +36,7 @@ def tiny_mnist(n=96, seed=0):
 def tiny_data(path, script):
     """An .npz of tiny data the script accepts: colour images for the CIFAR-10 DCGAN, else
     tiny_mnist() labelled 7 (so the WGAN finds its sevens)."""
-    if script == "dcgan_cifar10":
+    if script in ("dcgan_cifar10", "diffaugment_gan"):  # colour, 32x32 (diffaugment_gan: with --image-size 32)
         x = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3)).astype("uint8")
         y = np.zeros((48, 1), "uint8")
     else:

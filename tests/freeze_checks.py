@@ -359,3 +359,55 @@ def test_diff_augment_makes_the_reference_augmentations(shape):
             assert -1e-4 <= scale <= 3.0 + 1e-4 and residual < 1e-4
         contrasts.append(contrast)
     assert np.ptp(contrasts) > 0.5  # a draw for each image
+
+
+# diffaugment_gan.py: its discriminator updates on real and generated images in one call (define_discriminator_update)
+# and the generator's average is a second model; its own checks, on every backend.
+def diffaugment_gan_models(augment="color,translation"):
+    script = importlib.import_module("diffaugment_gan")
+    keras.utils.set_random_seed(1)
+    d_model = script.define_discriminator((32, 32, 3), augment)
+    g_model = script.define_generator(LATENT, 32)
+    gan_model = script.define_gan(g_model, d_model)
+    return script, g_model, d_model, gan_model, script.define_average(g_model)
+
+
+def test_diffaugment_gan_updates_change_their_own_model_and_the_average_follows():
+    """The discriminator's update changes every trainable variable of the discriminator and none of the generator's
+    (its BatchNorm statistics follow the batch); the generator's, every one of the generator's and none of the
+    discriminator's (whose augmentation draws new numbers). Neither touches the average, which update_average sets
+    to the optimizer's moving average: the generator's weights after its first update, then lagging behind them."""
+    script, g_model, d_model, gan_model, ema_model = diffaugment_gan_models()
+    d_update = script.define_discriminator_update(g_model, d_model)
+    x, z = np.random.uniform(-1, 1, (8, 32, 32, 3)).astype("float32"), script.generate_latent_points(LATENT, 8)
+    g0, d0 = snapshot(g_model), snapshot(d_model)
+    d_update.train_on_batch([x, z], np.tile(np.array([[1.0, 0.0]], "float32"), (8, 1)))
+    assert trainable_paths(d_model) <= changed(d0, snapshot(d_model))
+    assert changed(g0, snapshot(g_model)) == {v.path for v in g_model.non_trainable_weights}
+    for k in range(2):
+        g1, d1, e0 = snapshot(g_model), snapshot(d_model), snapshot(ema_model)
+        gan_model.train_on_batch(z, np.ones((8, 1), "float32"))
+        assert trainable_paths(g_model) <= changed(g1, snapshot(g_model))
+        assert changed(d1, snapshot(d_model)) == {v.path for v in d_model.non_trainable_weights}  # the seed's state
+        assert not changed(e0, snapshot(ema_model))
+        script.update_average(ema_model, gan_model)
+        same = [np.allclose(keras.ops.convert_to_numpy(e), keras.ops.convert_to_numpy(g), rtol=0, atol=1e-7)
+                for e, g in zip(ema_model.trainable_variables, g_model.trainable_variables)]
+        assert all(same) if k == 0 else not any(same)
+    averages = gan_model.optimizer._model_variables_moving_average
+    for e, a in zip(ema_model.trainable_variables, averages):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(e), keras.ops.convert_to_numpy(a))
+    for e, g in zip(ema_model.non_trainable_variables, g_model.non_trainable_variables):  # BatchNorm statistics
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(e), keras.ops.convert_to_numpy(g))
+
+
+def test_diffaugment_gan_teaches_the_generator_through_a_sure_discriminator():
+    """With the discriminator sure that every image is generated (its logit's bias at -100), the generator's update
+    still moves every one of its weights: the loss reads logits, on every backend (from a sigmoid's probability,
+    clipped to 1e-7, JAX and PyTorch would pass no gradient at all)."""
+    script, g_model, d_model, gan_model, ema_model = diffaugment_gan_models(augment=None)
+    kernel, bias = d_model.layers[-1].weights
+    bias.assign(np.full(bias.shape, -100.0, "float32"))
+    g0 = snapshot(g_model)
+    gan_model.train_on_batch(script.generate_latent_points(LATENT, 8), np.ones((8, 1), "float32"))
+    assert trainable_paths(g_model) <= changed(g0, snapshot(g_model))

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import check_copies  # noqa: E402
 
 SCRIPTS = [name[:-3] for name in check_copies.SCRIPTS]
-SHARED = ["gan_utils", "gan_runner", "generate", "evaluate", "image_folder", "dcgan_paper_models"]
+SHARED = ["gan_utils", "gan_runner", "generate", "evaluate", "image_folder", "dcgan_paper_models", "augmentation"]
 
 
 def imports(root, module):

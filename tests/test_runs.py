@@ -20,11 +20,12 @@ import keras
 import dcgan_cifar10
 import dcgan_mnist
 import cgan_mnist
+import diffaugment_gan
 import lsgan_mnist
 import wgan_mnist7
 from conftest import ROOT, run_cli, tiny_data, tiny_mnist
 
-SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10, cgan_mnist)}
+SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10, cgan_mnist, diffaugment_gan)}
 # script: (arguments of every run, how a run is cut short / lengthened)
 RUNS = {
     "lsgan_mnist": (["--batch-size", "16"], "--max-steps"),
@@ -32,6 +33,7 @@ RUNS = {
     "dcgan_mnist": (["--batch-size", "8", "--save-every", "100"], "--steps"),
     "dcgan_cifar10": (["--batch-size", "16"], "--max-steps"),
     "cgan_mnist": (["--batch-size", "16"], "--max-steps"),
+    "diffaugment_gan": (["--batch-size", "8", "--image-size", "32"], "--max-steps"),  # the average resumed too
 }
 
 
