@@ -46,8 +46,7 @@ WIDTHS = {8: 128, 16: 64, 32: 32, 64: 16, 128: 8}  # the generator's channels by
 # shows it every image, real and generated, recoloured and shifted at random (the layer: below the banner), and
 # the generator learns through it, never to draw it. Logits, read by the loss: a sure discriminator still teaches.
 def define_discriminator(in_shape=IMAGE_SHAPE, augment=AUGMENT):
-    """DiffAugment (augment: its parts, or None), 4x4 stride-2 convolutions from 32 channels, doubling at each
-    halving to 4x4, LeakyReLU(0.2), one logit (float32). No BatchNorm: real and generated images share a batch."""
+    """DiffAugment, 4x4 stride-2 convolutions from 32 channels to 4x4, a logit; no BatchNorm: real, fake in a batch."""
     augmenter = [DiffAugment(augment, name="diff_augment")] if augment else []
     model = keras.Sequential([keras.Input(shape=in_shape)] + augmenter, name="discriminator")
     for k in range(int(np.log2(in_shape[0] // 4))):
@@ -64,8 +63,7 @@ def define_discriminator(in_shape=IMAGE_SHAPE, augment=AUGMENT):
 # Distill 2016). A stride-2 transposed convolution paints some pixels with more kernel taps than their neighbours:
 # a checkerboard short runs never undo. Upsampling then convolving paints all alike (FastGAN, lightweight-gan).
 def define_generator(latent_dim, image_size=IMAGE_SHAPE[0], upsampling=True):
-    """Latent point -> 4x4x256 -> a block per doubling (upsample, 3x3 convolution, BatchNorm, LeakyReLU) -> 3x3
-    convolution to RGB, tanh (float32); upsampling=False: 4x4 stride-2 transposed convolutions, as the DCGANs."""
+    """4x4x256, then a doubling a block (upsampling=False: by transposed convolutions, as the DCGANs), RGB by tanh."""
     model = keras.Sequential([keras.Input(shape=(latent_dim,)), layers.Dense(4 * 4 * 256, use_bias=False),
                               layers.BatchNormalization(), layers.LeakyReLU(negative_slope=0.2),
                               layers.Reshape((4, 4, 256))], name="generator")
@@ -313,7 +311,9 @@ def define_run(args):
 
 
 def define_scorer(args):
-    """--eval-every on the default data: evaluate.py's InceptionV3 KID against flower_photos."""
+    """--eval-every without --data: evaluate.py's InceptionV3 KID against flower_photos (a folder's: gan_runner's)."""
+    if args.data:
+        raise ValueError("--eval-every with an .npz: --eval-metric swd scores against its images")
     import evaluate
 
     return evaluate.Scorer("folder", flower_photos(), n=EVAL_SAMPLES, shape=(args.image_size,) * 2 + (3,),

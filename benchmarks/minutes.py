@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARK = re.compile(r"^minute ([\d.]+): the generator of step (\d+): (.+)$")
+MARK = re.compile(r"minute ([\d.]+): the generator of step (\d+): (\S+)")  # anywhere: a progress bar may precede
 
 
 def parse_args(argv=None):
@@ -62,7 +62,7 @@ def train(name, command, args):
             sys.exit(f"{name}: exit status {status}; see {log}")
     saved = []
     for line in open(log, encoding="utf-8"):
-        found = MARK.match(line.strip())
+        found = MARK.search(line)
         if found:
             saved.append((float(found[1]), int(found[2]), found[3]))
     marks = {}

@@ -7,6 +7,7 @@
     python benchmarks/speed.py --all                             # the GPU report: every script, every precision
     python benchmarks/speed.py --all --smoke                     # the same in seconds (the tests run it)
     python benchmarks/speed.py --script dcgan_cifar10 --augment  # and train_step() with --augment, in the same run
+    python benchmarks/speed.py --per-image 64                    # a folder's scripts at 64x64: ms a real image seen
 
 Both loops train the script's own models, on the same synthetic data at the same batch size:
 - the tutorial's loop as written for Keras 2, made to train on Keras 3 (the discriminator's
@@ -153,6 +154,50 @@ def report(a):
           "time over train_step()'s: above 1 is faster than the tutorial")
 
 
+def per_image(a):
+    """--per-image SIZE: the steps of the scripts for a folder at SIZExSIZE, in one run: diffaugment_gan.py's
+    train_step() with its defaults, dcgan_cifar10.py's with the tutorial's models and (at 64) the DCGAN paper's, each
+    at its default batch; ms a step and ms a real image seen (a step's real images: the batch for
+    diffaugment_gan.py, half of it for dcgan_cifar10.py), which is what a minute's training buys."""
+    import argparse as flags
+
+    import dcgan_cifar10
+    import diffaugment_gan
+
+    size = a.per_image
+    dataset = np.random.uniform(-1, 1, (a.data_size, size, size, 3)).astype("float32")
+    loops, seen = {}, {}
+    models = {"dcgan_cifar10, the tutorial's models": (dcgan_cifar10.define_discriminator((size, size, 3)),
+                                                      dcgan_cifar10.define_generator(100, image_size=size))}
+    if size == 64:
+        import dcgan_paper_models
+
+        models["dcgan_cifar10 --models dcgan-paper"] = dcgan_paper_models.define_models(flags.Namespace(
+            image_size=64, batchnorm="none", upsampling=False, latent_dim=100))
+    def dcgan_step(d_model, g_model, n_batch):
+        fakes, gan = dcgan_cifar10.define_discriminator_on_fakes(g_model, d_model), dcgan_cifar10.define_gan(g_model,
+                                                                                                           d_model)
+        return lambda: dcgan_cifar10.train_step(d_model, fakes, gan, dataset, 100, n_batch)
+
+    for name, (d_model, g_model) in models.items():
+        loops[name], seen[name] = dcgan_step(d_model, g_model, a.batch_size or dcgan_cifar10.N_BATCH), \
+            (a.batch_size or dcgan_cifar10.N_BATCH) // 2
+    m, n_batch = diffaugment_gan, a.batch_size or diffaugment_gan.N_BATCH
+    d_model, g_model = m.define_discriminator((size, size, 3)), m.define_generator(m.LATENT_DIM, size)
+    gan_model = m.define_gan(g_model, d_model)
+    update, average = m.define_discriminator_update(g_model, d_model), m.define_average(g_model)
+    loops["diffaugment_gan"] = lambda: m.train_step(update, gan_model, average, dataset, m.LATENT_DIM, n_batch)
+    seen["diffaugment_gan"] = n_batch
+    ms = time_loops(loops, a.steps, a.rounds, a.warmup)
+    print(f"Device: {device_line()}; {size}x{size}, median of {a.rounds} rounds of {a.steps} steps, after {a.warmup} "
+          "untimed")
+    print()
+    print("| script | real images a step | ms a step | ms a real image seen |")
+    print("| --- | --- | --- | --- |")
+    for name in loops:
+        print(f"| {name} | {seen[name]} | {ms[name]:.1f} | {ms[name] / seen[name]:.2f} |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--script", choices=SCRIPTS, default="lsgan_mnist")
@@ -165,6 +210,8 @@ def main(argv=None):
     p.add_argument("--all", action="store_true", help="every script, float32, bfloat16 and float16, as one table")
     p.add_argument("--augment", nargs="?", type=gan_runner.augment_policy, const=",".join(gan_runner.AUGMENTATIONS),
                    default=None, metavar="PARTS", help="also time train_step() with --augment PARTS (bare: all three)")
+    p.add_argument("--per-image", type=int, choices=(32, 64, 128), default=None, metavar="SIZE",
+                   help="instead: the folder scripts' steps at SIZExSIZE (diffaugment_gan, dcgan_cifar10), ms an image")
     p.add_argument("--smoke", action="store_true",
                    help="a tiny run (1 step after 1 untimed, batch 4) that only shows it works")
     a = p.parse_args(argv)
@@ -173,6 +220,8 @@ def main(argv=None):
         a.steps, a.rounds, a.warmup, a.batch_size, a.data_size = 1, 1, 1, a.batch_size or 4, 32
     if a.all:
         return report(a)
+    if a.per_image:
+        return per_image(a)
     m = importlib.import_module(a.script)
     n_batch = a.batch_size or m.N_BATCH
     keras.utils.set_random_seed(0)

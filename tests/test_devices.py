@@ -198,3 +198,12 @@ def test_the_gpu_report_smoke_run_prints_its_table(capsys):
     assert [row.split(" | ")[0] for row in rows] == [f"| {name}" for name in
                                                      ("lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10")]
     assert all(row.count("x)") == 3 for row in rows)
+    try:  # the folder scripts' steps, ms a real image seen
+        speed.main(["--per-image", "64", "--smoke"])
+    finally:
+        keras.config.set_dtype_policy(policy)
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and "---" not in line]
+    assert [row[0] for row in rows[1:]] == ["| dcgan_cifar10, the tutorial's models",
+                                            "| dcgan_cifar10 --models dcgan-paper", "| diffaugment_gan"]
+    assert rows[-1][1] == "4"  # --smoke's batch: all of it real, for diffaugment_gan.py

@@ -14,19 +14,21 @@ import keras
 import dcgan_cifar10
 import cgan_mnist
 import dcgan_mnist
+import diffaugment_gan
 import evaluate
 import generate
 import lsgan_mnist
 import wgan_mnist7
 from conftest import run_cli, tiny_data
 
-SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10, cgan_mnist)}
+SCRIPTS = {m.__name__: m for m in (lsgan_mnist, wgan_mnist7, dcgan_mnist, dcgan_cifar10, cgan_mnist, diffaugment_gan)}
 RUNS = {  # two steps of each, small batches
     "lsgan_mnist": ["--batch-size", "8", "--max-steps", "2"],
     "wgan_mnist7": ["--batch-size", "8", "--n-critic", "2", "--max-steps", "2"],
     "dcgan_mnist": ["--batch-size", "4", "--steps", "2"],
     "dcgan_cifar10": ["--batch-size", "8", "--max-steps", "2"],
     "cgan_mnist": ["--batch-size", "8", "--max-steps", "2"],
+    "diffaugment_gan": ["--batch-size", "8", "--max-steps", "2", "--image-size", "32"],  # DiffAugment in the policy too
 }
 
 
@@ -45,7 +47,7 @@ def test_a_run_trains_in_the_policy_and_saves_a_float32_sampler(name, precision,
     g_model = generate.load_generator(str(out / "model_000002.h5"))
     policies = [layer.dtype_policy.name for layer in g_model.layers]
     assert f"mixed_{precision}" in policies and policies[-1] == "float32"  # the images a loss reads: float32
-    z = np.zeros((3, 100), "float32")
+    z = np.zeros((3, g_model.inputs[0].shape[-1]), "float32")
     images = np.asarray(g_model.predict_on_batch([z, np.arange(3)] if generate.classes_of(g_model) else z))
     assert images.dtype == np.float32 and np.isfinite(images).all()
     assert run_cli(generate.main, [str(out / "model_000002.h5"), "--grid", "2", "--out", str(tmp_path / "g.png")],

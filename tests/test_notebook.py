@@ -125,7 +125,8 @@ def test_a_script_copied_alone_trains_with_the_defaults(tmp_path):
     assert {"generated_plot_000020.png", "model_000020.h5", "plot_line_plot_loss.png", "history.csv"} <= files
 
 
-@pytest.mark.parametrize("name", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist"])
+@pytest.mark.parametrize("name", ["lsgan_mnist", "wgan_mnist7", "dcgan_mnist", "dcgan_cifar10", "cgan_mnist",
+                                  "diffaugment_gan"])
 def test_alone_each_script_trains_its_tutorial_models_with_the_defaults_into_a_new_folder(name, tmp_path, monkeypatch,
                                                                                           capsys):
     """main() without gan_runner: the tutorial's models and train() with every default, into OUT_DIR, or
@@ -142,7 +143,8 @@ def test_alone_each_script_trains_its_tutorial_models_with_the_defaults_into_a_n
     assert script.main([]) == 0
     [(args, kwargs)] = calls
     g_model, d_model, gan_model, data, latent_dim = args
-    assert (g_model.name, gan_model.name, data, latent_dim) == ("generator", "gan", "the data from Keras", 100)
+    assert (g_model.name, gan_model.name, data, latent_dim) == ("generator", "gan", "the data from Keras",
+                                                                script.LATENT_DIM)
     assert d_model.name == ("critic" if name == "wgan_mnist7" else "discriminator")
     assert kwargs == {"out_dir": script.OUT_DIR + "-2"}
     assert f"the tutorial's run into {script.OUT_DIR}-2" in capsys.readouterr().out
