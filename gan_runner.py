@@ -4,7 +4,8 @@ around its tutorial's train(). Each script hands itself over (`gan_runner.main(g
 - the flags every script has, after the script's own (parse_args);
 - backend, devices, seeds and --data-parallel (prepare_backend);
 - the checkpoint and --resume, with what a resumed run must keep (Checkpoint, resume_settings);
-- the progress bar, Ctrl-C, the collapse guard and its restarts, TensorBoard, --eval-every's wiring;
+- the progress bar, Ctrl-C, the collapse guard and its restarts, TensorBoard, --eval-every's wiring, the minutes
+  (Timer), the generator of the step a stopped run reached (save_reached), --augment (augmentation.py's layer);
 - run.json, the --out checks, exit statuses and the last lines printed (main, train_from_flags).
 
 What a script hands over, by name, is written once, in code: NEEDED, OPTIONAL and the FLAGS below, checked

@@ -5,9 +5,10 @@ them from here, so the modules stack in one direction (docs/layout-and-tests.md,
 
     gan_utils  <-  image_folder  <-  evaluate  <-  gan_runner  <-  the training scripts
                <-  generate      <-  evaluate
+                   augmentation  <-  gan_runner
 
 (image_folder and generate are imported by evaluate; gan_runner imports evaluate and image_folder only when a run
-needs them). A script pasted alone into a notebook keeps copies of the helpers its tutorial calls
+needs them; augmentation, DiffAugment for --augment, imports Keras alone). A script pasted alone into a notebook keeps copies of the helpers its tutorial calls
 (tools/check_copies.py checks them), so it needs none of these modules.
 """
 
