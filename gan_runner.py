@@ -240,16 +240,17 @@ def train_from_flags(script, args, argv, scorer, devices):
                          **({"reverse_grey": reverse_grey} if grey else {}), **train_args)
             if not guard.collapsed:
                 break
-        step = len(checkpoint.history[script.LOSSES[0]])
-        healthy = step and all(np.isfinite(checkpoint.history[name][-1]) for name in script.LOSSES)
+        history, losses = checkpoint.history, script.LOSSES
+        step = len(history[losses[0]])
+        broken = [f"{history[name][-1]} ({name})" for name in losses if step and not np.isfinite(history[name][-1])]
+        healthy = step and not broken  # a NaN generator is not saved: its weights are what broke
         generator, written = save_reached(script, args, models[0], step, reverse_grey) if healthy else (None, False)
     except ValueError as err:  # a checkpoint that does not fit
         return fail(script, err, 2)
     except OSError as err:  # disk full, folder gone or read-only: every file is whole (atomic saves)
         return fail(script, f"writing to {args.out} failed ({err.strerror or err}); the files written before "
                             "are intact", 1)
-    history, last, losses = checkpoint.history, checkpoint.saved_step, script.LOSSES
-    total = checkpoint.params["total_steps"]
+    last, total = checkpoint.saved_step, checkpoint.params["total_steps"]
     if signals.received and step < total:
         kept = f"; the generator of step {step}: {generator}" if generator else ""
         print(f"interrupted at step {step} of {total}; checkpoint at step {last} in {checkpoint.path}{kept}")
@@ -260,7 +261,6 @@ def train_from_flags(script, args, argv, scorer, devices):
         print(f"stopped after {args.max_minutes:g} minutes (--max-minutes) at step {step} of {total}; checkpoint in "
               f"{checkpoint.path}; the generator of step {step}: {generator}; --resume goes on")
         return 0
-    broken = [f"{history[name][-1]} ({name})" for name in losses if step and not np.isfinite(history[name][-1])]
     if broken:
         print(f"step {step}: a loss is {broken[0]}: stopping. The last good checkpoint (step {last}) and the "
               "generators saved up to it are kept.")

@@ -5,7 +5,7 @@ the table and the grids written side by side.
 
     python benchmarks/minutes.py --data ../shared/data/twemoji64 --minutes 5,10,15 --seed 1 --out bench/icons-s1 \\
         --run "line=dcgan_cifar10.py --image-size 64 --models dcgan-paper --epochs 100000" \\
-        --run "new=icon_gan.py"
+        --run "new=diffaugment_gan.py --epochs 100000"
 
 A run is NAME=SCRIPT FLAGS, in the repository's folder; --data, --seed, --out and the minute flags are added.
 --minutes are whole multiples of the first (5,10,15: saved every 5, stopped after 15). Minutes count from each
@@ -47,7 +47,8 @@ def parse_args(argv=None):
 
 
 def train(name, command, args):
-    """One run, alone; returns {minute mark: generator path} from its log (the first save at or after each mark)."""
+    """One run, alone; from its log, {minute mark: (step, generator path)} (the first save at or after each mark,
+    the stop's at the last) and the step the collapse guard flagged, or None."""
     folder = os.path.join(args.out, name)
     log = os.path.join(folder, "log.txt")
     if not (os.path.exists(log) and "stopped after" in open(log, encoding="utf-8").read()):
@@ -60,31 +61,26 @@ def train(name, command, args):
             status = subprocess.run(argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
         if status != 0:
             sys.exit(f"{name}: exit status {status}; see {log}")
-    saved = []
-    for line in open(log, encoding="utf-8"):
-        found = MARK.search(line)
-        if found:
-            saved.append((float(found[1]), int(found[2]), found[3]))
-    marks = {}
-    for mark in args.minutes[:-1]:
-        marks[mark] = next((s, p) for minute, s, p in saved if minute >= mark)
-    last = re.findall(r"at step (\d+) of \d+; checkpoint in .*?; the generator of step \d+: (\S+);",
-                      open(log, encoding="utf-8").read())
+    with open(log, encoding="utf-8") as f:
+        text = f.read()
+    saved = [(float(minute), int(step), path) for minute, step, path in MARK.findall(text)]
+    marks = {mark: next((s, p) for minute, s, p in saved if minute >= mark) for mark in args.minutes[:-1]}
+    last = re.findall(r"at step (\d+) of \d+; checkpoint in .*?; the generator of step \d+: (\S+);", text)
     marks[args.minutes[-1]] = (int(last[-1][0]), last[-1][1])
-    flagged = re.findall(r"^step (\d+): likely collapse", open(log, encoding="utf-8").read(), re.M)
+    flagged = re.findall(r"^step (\d+): likely collapse", text, re.M)
     return marks, (int(flagged[0]) if flagged else None)
 
 
 def score(name, marks, args):
-    """{mark: SWD} of the run's saved generators, by evaluate.py --metric swd against the folder."""
+    """{mark: SWD} of the run's saved generators, by evaluate.py --metric swd against the folder (it scores no real
+    images of a folder against each other: the table has no floor)."""
     out = os.path.join(args.out, name, "scores")
     paths = [path for _, path in marks.values()]
     subprocess.run([sys.executable, "evaluate.py", *paths, "--data", args.data, "--metric", "swd", "--n",
                     str(args.n), "--out", out, "--overwrite"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "scores.csv"), encoding="utf-8") as f:
         rows = {os.path.abspath(row["model"]): row for row in csv.DictReader(f)}
-    floor = next((float(row["swd"]) for key, row in rows.items() if key.endswith("(real test images)")), None)
-    return {mark: float(rows[os.path.abspath(path)]["swd"]) for mark, (_, path) in marks.items()}, floor
+    return {mark: float(rows[os.path.abspath(path)]["swd"]) for mark, (_, path) in marks.items()}
 
 
 def grids(results, args):
@@ -111,19 +107,19 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     args.out, args.data = os.path.abspath(args.out), os.path.abspath(args.data)
-    results, floor = [], None
+    results = []
     for name, command in args.run:
         marks, flagged = train(name, command, args)
-        swd, floor = score(name, marks, args)
-        results.append((name, marks, swd, flagged))
+        results.append((name, marks, score(name, marks, args), flagged))
     head = "| run | " + " | ".join(f"{m:g} min" for m in args.minutes) + " | collapse guard |"
     lines = [head, "|" + " --- |" * (len(args.minutes) + 2)]
     for name, marks, swd, flagged in results:
         cells = [f"{swd[m]:.1f} (step {marks[m][0]})" for m in args.minutes]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {f'flagged at step {flagged}' if flagged else 'not flagged'} |")
+        cells.append(f"flagged at step {flagged}" if flagged else "not flagged")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    commands = "\n".join(f"- {name}: {command}" for name, command in args.run)
     text = (f"SWD (evaluate.py --metric swd, x 1e3, n={args.n}) against {args.data}, seed {args.seed}; lower is "
-            f"better" + (f"; two halves of the real images: {floor:.1f}" if floor is not None else "") + "\n\n"
-            + "\n".join(lines) + "\n\n" + "\n".join(f"- {name}: {command}" for name, command in args.run) + "\n")
+            f"better\n\n" + "\n".join(lines) + f"\n\n{commands}\n")
     with open(os.path.join(args.out, "table.md"), "w", encoding="utf-8") as f:
         f.write(text)
     print(text)

@@ -174,14 +174,15 @@ def per_image(a):
 
         models["dcgan_cifar10 --models dcgan-paper"] = dcgan_paper_models.define_models(flags.Namespace(
             image_size=64, batchnorm="none", upsampling=False, latent_dim=100))
+
     def dcgan_step(d_model, g_model, n_batch):
         fakes, gan = dcgan_cifar10.define_discriminator_on_fakes(g_model, d_model), dcgan_cifar10.define_gan(g_model,
                                                                                                            d_model)
         return lambda: dcgan_cifar10.train_step(d_model, fakes, gan, dataset, 100, n_batch)
 
+    n_batch = a.batch_size or dcgan_cifar10.N_BATCH
     for name, (d_model, g_model) in models.items():
-        loops[name], seen[name] = dcgan_step(d_model, g_model, a.batch_size or dcgan_cifar10.N_BATCH), \
-            (a.batch_size or dcgan_cifar10.N_BATCH) // 2
+        loops[name], seen[name] = dcgan_step(d_model, g_model, n_batch), n_batch // 2
     m, n_batch = diffaugment_gan, a.batch_size or diffaugment_gan.N_BATCH
     d_model, g_model = m.define_discriminator((size, size, 3)), m.define_generator(m.LATENT_DIM, size)
     gan_model = m.define_gan(g_model, d_model)
