@@ -86,7 +86,7 @@ class Augmented(keras.Model):
         super().__init__(inputs=inputs if len(inputs) > 1 else inputs[0],
                          outputs=discriminator(x if len(x) > 1 else x[0]), name=f"{discriminator.name}_augmented")
         self.discriminator = discriminator
-        metrics = discriminator.get_compile_config().get("metrics")
+        metrics = keras.saving.deserialize_keras_object(discriminator.get_compile_config().get("metrics"))  # new ones
         self.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=metrics)
 
     def save(self, *args, **kwargs):

@@ -37,13 +37,14 @@ BETA_1 = 0.5
 IMAGE_SHAPE = (28, 28, 1)
 OUTPUT_RANGE = (-1.0, 1.0)  # the generator's tanh; the data is scaled to match
 REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # binary cross-entropy targets
+LOSS = keras.losses.BinaryCrossentropy(from_logits=True)  # of the discriminator's logit: docs/how-the-updates-work.md
 SMOOTH_LABEL = 0.9  # --label-smoothing (an extension): the real images' target in the discriminator's update
 LOSSES = ("d1", "d2", "g")  # a step's losses: discriminator on real, then generated images; generator
 
 
 # %% The models
 def define_discriminator(in_shape=IMAGE_SHAPE, n_classes=N_CLASSES):
-    """(image, label) -> the probability that the image is a real one of that class. The label becomes
+    """(image, label) -> the logit that the image is a real one of that class (see LOSS). The label becomes
     one more channel of the image: an embedding, then a Dense layer to one value per pixel."""
     in_label = keras.Input(shape=(1,), dtype="int32")
     li = layers.Embedding(n_classes, 50)(in_label)
@@ -57,10 +58,9 @@ def define_discriminator(in_shape=IMAGE_SHAPE, n_classes=N_CLASSES):
     fe = layers.LeakyReLU(negative_slope=0.2)(fe)
     fe = layers.Flatten()(fe)
     fe = layers.Dropout(0.4)(fe)
-    out_layer = layers.Dense(1, activation="sigmoid", dtype="float32")(fe)  # float32: the loss reads it
+    out_layer = layers.Dense(1, dtype="float32")(fe)  # float32: the loss reads it
     model = keras.Model([in_image, in_label], out_layer, name="discriminator")
-    model.compile(loss="binary_crossentropy",
-                  optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+    model.compile(loss=LOSS, optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
     return model
 
 
@@ -120,17 +120,16 @@ class Composite(keras.Model):
 
 
 def define_gan(generator, discriminator):
-    """The composite model: (latent point, label) -> image -> the discriminator's probability for that
+    """The composite model: (latent point, label) -> image -> the discriminator's logit for that
     image and label, updating the generator only."""
     z, label = keras.Input(shape=generator.input_shape[0][1:]), keras.Input(shape=(1,), dtype="int32")
     model = Composite([z, label], discriminator([generator([z, label]), label]), trained=generator, name="gan")
-    model.compile(loss="binary_crossentropy",
-                  optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+    model.compile(loss=LOSS, optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
     return model
 
 
 def define_discriminator_on_fakes(generator, discriminator):
-    """(latent point, label) -> image -> probability, updating the discriminator only (its loss, its
+    """(latent point, label) -> image -> logit, updating the discriminator only (its loss, its
     optimizer): its update on generated images in one compiled call."""
     z, label = keras.Input(shape=generator.input_shape[0][1:]), keras.Input(shape=(1,), dtype="int32")
     output = discriminator([generator([z, label]), label])

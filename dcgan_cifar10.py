@@ -41,15 +41,15 @@ BETA_1 = 0.5
 IMAGE_SHAPE = (32, 32, 3)
 OUTPUT_RANGE = (-1.0, 1.0)  # the generator's tanh; the data is scaled to match
 REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # binary cross-entropy targets
+LOSS = keras.losses.BinaryCrossentropy(from_logits=True)  # of the discriminator's logit: docs/how-the-updates-work.md
 SMOOTH_LABEL, SMOOTH_NOISE = 0.9, 0.05  # label_smoothing: real targets 0.9 +- up to 0.05
 LOSSES = ("d1", "d2", "g")  # a step's losses: discriminator on real, then generated images; generator
 
 
 # %% The models
 def define_discriminator(in_shape=IMAGE_SHAPE, batchnorm=False):
-    """Strided 3x3 convolutions down to 4x4, dropout, and a sigmoid probability (float32: the loss reads it).
-    batchnorm=True adds BatchNorm after each convolution but the first (an extension). Images of 64x64 or
-    128x128 (--image-size) get one more down-sampling block for each doubling."""
+    """Strided 3x3 convolutions down to 4x4, dropout, and a logit (float32: LOSS reads it). batchnorm=True adds
+    BatchNorm after each convolution but the first (an extension); each doubling past 32x32 adds a strided block."""
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=in_shape))
     for filters, strides in ((64, 1), (128, 2), (128, 2), (256, 2)) + ((256, 2),) * int(np.log2(in_shape[0] // 32)):
@@ -59,9 +59,9 @@ def define_discriminator(in_shape=IMAGE_SHAPE, batchnorm=False):
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Flatten())
     model.add(layers.Dropout(0.4))
-    model.add(layers.Dense(1, activation="sigmoid", dtype="float32"))
+    model.add(layers.Dense(1, dtype="float32"))
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
-    model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    model.compile(loss=LOSS, optimizer=optimizer, metrics=[keras.metrics.BinaryAccuracy("accuracy", threshold=0.0)])
     return model
 
 
@@ -124,11 +124,11 @@ class Composite(keras.Model):
 
 
 def define_gan(generator, discriminator):
-    """The composite model: latent point -> image -> probability, updating the generator only."""
+    """The composite model: latent point -> image -> logit, updating the generator only."""
     z = keras.Input(shape=generator.input_shape[1:])
     model = Composite(z, discriminator(generator(z)), trained=generator, name="gan")
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
-    model.compile(loss="binary_crossentropy", optimizer=optimizer)
+    model.compile(loss=LOSS, optimizer=optimizer)
     return model
 
 

@@ -41,6 +41,10 @@ CLIP_VALUE = 1.0
 IMAGE_SHAPE = (28, 28, 1)
 OUTPUT_RANGE = (0.0, 1.0)  # the generator's sigmoid; the data is scaled to match
 REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # binary cross-entropy targets
+# The discriminator outputs a logit and the loss takes the sigmoid, as Keras' TensorFlow backend does behind a sigmoid
+# layer; on JAX and PyTorch a loss on the probability clips it at 1e-7, so a discriminator that is sure would teach the
+# generator nothing (docs/how-the-updates-work.md). Its probability, where wanted: keras.ops.sigmoid(d_model(x)).
+LOSS = keras.losses.BinaryCrossentropy(from_logits=True)
 LOSSES = ("d_loss", "d_acc", "a_loss", "a_acc")  # a step's: the discriminator's and the adversarial model's
 
 
@@ -52,8 +56,13 @@ def decayed_rmsprop(learning_rate, decay):
     return keras.optimizers.RMSprop(learning_rate=schedule, clipvalue=CLIP_VALUE)
 
 
+def accuracy():
+    """The share of images the discriminator classes right: its probability over 0.5, its logit over 0."""
+    return keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+
+
 def define_discriminator(in_shape=IMAGE_SHAPE):
-    """Four 5x5 convolutions, each followed by dropout, and a sigmoid probability (float32: the loss reads it)."""
+    """Four 5x5 convolutions, each followed by dropout, and a logit (float32: the loss reads it, from logits)."""
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=in_shape))
     for filters, strides in ((64, 2), (128, 2), (256, 2), (512, 1)):
@@ -61,8 +70,8 @@ def define_discriminator(in_shape=IMAGE_SHAPE):
         model.add(layers.LeakyReLU(negative_slope=0.2))
         model.add(layers.Dropout(0.4))
     model.add(layers.Flatten())
-    model.add(layers.Dense(1, activation="sigmoid", dtype="float32"))
-    model.compile(loss="binary_crossentropy", optimizer=decayed_rmsprop(D_LEARNING_RATE, D_DECAY), metrics=["accuracy"])
+    model.add(layers.Dense(1, dtype="float32"))  # the tutorial's sigmoid is in the loss: see LOSS
+    model.compile(loss=LOSS, optimizer=decayed_rmsprop(D_LEARNING_RATE, D_DECAY), metrics=[accuracy()])
     return model
 
 
@@ -123,16 +132,16 @@ class Composite(keras.Model):
 
 
 def define_gan(generator, discriminator):
-    """The composite ("adversarial") model: latent point -> image -> probability, updating the
+    """The composite ("adversarial") model: latent point -> image -> logit, updating the
     generator only."""
     z = keras.Input(shape=generator.input_shape[1:])
     model = Composite(z, discriminator(generator(z)), trained=generator, name="gan")
-    model.compile(loss="binary_crossentropy", optimizer=decayed_rmsprop(A_LEARNING_RATE, A_DECAY), metrics=["accuracy"])
+    model.compile(loss=LOSS, optimizer=decayed_rmsprop(A_LEARNING_RATE, A_DECAY), metrics=[accuracy()])
     return model
 
 
 def define_discriminator_on_fakes(generator, discriminator):
-    """(real images, latent points) -> probabilities of the real images and the generated ones,
+    """(real images, latent points) -> logits of the real images and the generated ones,
     in one batch as the tutorial did, updating the discriminator only, with its own loss and
     optimizer: its update in one compiled call. The generator runs as in its own update (batch
     statistics, dropout; its moving statistics follow): the discriminator judges what the
@@ -141,7 +150,7 @@ def define_discriminator_on_fakes(generator, discriminator):
     z = keras.Input(shape=generator.input_shape[1:])
     both = layers.Concatenate(axis=0)([real, generator(z)])
     model = Composite([real, z], discriminator(both), trained=discriminator, name="discriminator_on_fakes")
-    model.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=["accuracy"])
+    model.compile(loss=discriminator.loss, optimizer=discriminator.optimizer, metrics=[accuracy()])
     return model
 
 

@@ -21,7 +21,7 @@ def batchnorm():
 
 def define_discriminator(in_shape=(64, 64, 3)):
     """64 -> 32 -> 16 -> 8 -> 4 by strided 4x4 convolutions (64, 128, 256, 512 filters), a 4x4 convolution to one
-    sigmoid probability (float32: the loss reads it); compiled as the tutorial's discriminator, with accuracy."""
+    logit (float32: the loss reads it); compiled as dcgan_cifar10's discriminator (loss from logits), with accuracy."""
     init = keras.initializers.RandomNormal(0.0, 0.02)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=in_shape))
@@ -32,9 +32,9 @@ def define_discriminator(in_shape=(64, 64, 3)):
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Conv2D(1, 4, padding="valid", use_bias=False, kernel_initializer=init, dtype="float32"))
     model.add(layers.Flatten(dtype="float32"))
-    model.add(layers.Activation("sigmoid", dtype="float32"))
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
-    model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    loss, accuracy = keras.losses.BinaryCrossentropy(from_logits=True), keras.metrics.BinaryAccuracy(threshold=0.0)
+    model.compile(loss=loss, optimizer=optimizer, metrics=[accuracy])
     return model
 
 

@@ -168,6 +168,31 @@ def test_generator_update_changes_generator_only(script, models):
     assert trainable_paths(d_model) <= changed(d1, snapshot(d_model))
 
 
+CROSS_ENTROPY = ("dcgan_mnist", "dcgan_cifar10", "cgan_mnist")  # a discriminator's logit, binary cross-entropy
+
+
+def test_a_sure_discriminator_still_teaches_both_updates(script, models):
+    """With the discriminator sure that every image is generated (its last bias at -100: a probability of 4e-44), the
+    generator's update moves every one of its weights and the discriminator's own update moves that bias: its loss
+    reads the logit, on every backend. From the probability, clipped to [1e-7, 1 - 1e-7] as JAX's and PyTorch's Keras
+    do, neither would move (TensorFlow's recovers the logit behind a sigmoid layer): the backends trained different
+    GANs (issue 44)."""
+    if script.__name__ not in CROSS_ENTROPY:
+        pytest.skip("a least-squares or Wasserstein loss: no probability to clip")
+    g_model, d_model, gan_model, d_fake_model, dataset = models
+    last = getattr(d_model, "discriminator", d_model).layers[-1]  # under --augment, the one behind DiffAugment
+    if not isinstance(last, keras.layers.Dense):
+        pytest.skip("the DCGAN paper's discriminator ends in a convolution without a bias")
+    assert last.activation is keras.activations.linear
+    last.bias.assign(np.full(last.bias.shape, -100.0, "float32"))
+    g0 = snapshot(g_model)
+    script.train_generator(gan_model, LATENT, n_batch=16)
+    assert trainable_paths(g_model) <= changed(g0, snapshot(g_model))
+    before = keras.ops.convert_to_numpy(last.bias).copy()
+    train_discriminator(script, models)
+    assert not np.array_equal(before, keras.ops.convert_to_numpy(last.bias))
+
+
 def loss_of(model, y_pred, y_true):
     """The model's compiled loss (MSE, Wasserstein or cross-entropy), by hand."""
     loss = keras.losses.get(model.loss)
