@@ -1,7 +1,7 @@
 """A short seeded run of each script gives what it gave before the run machinery moved out of the
 scripts into gan_runner.py: the same history.csv, the same generator weights, the same files and
 run.json. The values in replay_recorded.json were recorded from the code at 4b02083 (each script
-whole, before the move; cgan_mnist.py, which came later, from its first code, on the Xeon) with
+whole, before the move; cgan_mnist.py and diffaugment_gan.py, which came later, from their first code) with
 
     python tests/test_replay.py --record [SCRIPT ...]
 
@@ -42,6 +42,8 @@ RUNS = {
     "dcgan_mnist": ["--batch-size", "8", "--steps", "6", "--save-every", "4"],
     "dcgan_cifar10": ["--batch-size", "16", "--max-steps", "5", "--save-every", "1"],  # 3 steps an epoch
     "cgan_mnist": ["--batch-size", "16", "--max-steps", "8"],  # recorded from its first code, on the Xeon only
+    # 6 steps an epoch; recorded from its code at a096f8f on the Zen 4 (AVX-512) only
+    "diffaugment_gan": ["--image-size", "32", "--batch-size", "8", "--max-steps", "8", "--save-every", "1"],
 }
 TOLERANCES = (1e-3, 1e-2)  # the first two steps' losses, elsewhere than a recorded environment
 
