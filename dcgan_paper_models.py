@@ -33,8 +33,8 @@ def define_discriminator(in_shape=(64, 64, 3)):
     model.add(layers.Conv2D(1, 4, padding="valid", use_bias=False, kernel_initializer=init, dtype="float32"))
     model.add(layers.Flatten(dtype="float32"))
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
-    loss, accuracy = keras.losses.BinaryCrossentropy(from_logits=True), keras.metrics.BinaryAccuracy(threshold=0.0)
-    model.compile(loss=loss, optimizer=optimizer, metrics=[accuracy])
+    accuracy = keras.metrics.BinaryAccuracy("accuracy", threshold=0.0)  # a logit over 0: a probability over 0.5
+    model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True), optimizer=optimizer, metrics=[accuracy])
     return model
 
 

@@ -8,8 +8,8 @@ them from here, so the modules stack in one direction (docs/layout-and-tests.md,
                    augmentation  <-  gan_runner
 
 (image_folder and generate are imported by evaluate; gan_runner imports evaluate and image_folder only when a run
-needs them; augmentation, DiffAugment for --augment, imports Keras alone). A script pasted alone into a notebook keeps copies of the helpers its tutorial calls
-(tools/check_copies.py checks them), so it needs none of these modules.
+needs them; augmentation, DiffAugment for --augment, imports Keras alone). A script pasted alone into a notebook
+keeps copies of the helpers its tutorial calls (tools/check_copies.py checks them), so it needs none of these modules.
 """
 
 import argparse
