@@ -1,8 +1,9 @@
 """Conditional GAN (cGAN) on MNIST: it draws the digit you ask for, on Keras 3 (docs/cgan_mnist.md).
 
-The classic Keras tutorial's models and hyperparameters, repaired for Keras 3 as the others are. What sets it
-apart: the class label enters both models, through an Embedding(n_classes, 50) and a Dense layer, as one more
-feature map (beside the generator's first 7x7 maps and the discriminator's image): each label draws its class.
+The classic Keras tutorial's models and hyperparameters, repaired for Keras 3 as the others are, with two departures
+("departs", below) without which it draws blank images on MNIST. What sets it apart: the class label enters both
+models, through an Embedding(n_classes, 50) and a Dense layer, as one more feature map (beside the generator's
+first 7x7 maps and the discriminator's image): each label draws its class.
 
     python cgan_mnist.py                      # 100 epochs on MNIST (downloaded by Keras): a GPU job
     python cgan_mnist.py --data mnist.npz     # a local copy, as keras.datasets returns it
@@ -38,7 +39,8 @@ IMAGE_SHAPE = (28, 28, 1)
 OUTPUT_RANGE = (-1.0, 1.0)  # the generator's tanh; the data is scaled to match
 REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # binary cross-entropy targets
 LOSS = keras.losses.BinaryCrossentropy(from_logits=True)  # of the discriminator's logit: docs/how-the-updates-work.md
-SMOOTH_LABEL = 0.9  # --label-smoothing (an extension): the real images' target in the discriminator's update
+SMOOTH_LABEL = 0.9  # departs: the real images' target in the discriminator's update (--no-label-smoothing: 1.0)
+MISMATCH = True  # departs: real images with wrong labels are fakes to the discriminator (--no-mismatched-labels)
 LOSSES = ("d1", "d2", "g")  # a step's losses: discriminator on real, then generated images; generator
 
 
@@ -211,9 +213,13 @@ def plot_history(d1_hist, d2_hist, g_hist, out_dir="."):
 
 # %% Training (per_batch, for Keras before 3.15: below)
 def train_discriminator(d_model, d_fake_model, dataset, latent_dim, half_batch, n_classes=N_CLASSES,
-                        real_label=REAL_LABEL):
+                        real_label=SMOOTH_LABEL, mismatch=MISMATCH):
     """The discriminator's two updates: on real images and their labels, then on generated ones and theirs."""
     [X_real, labels_real], y_real = generate_real_samples(dataset, half_batch, real_label)
+    if mismatch:  # half as many again with a wrong label, as fakes: the label must fit (Reed et al. 2016, GAN-CLS)
+        wrong = (labels_real[: half_batch // 2] + np.random.randint(1, n_classes, half_batch // 2)) % n_classes
+        X_real, labels_real = np.concatenate([X_real, X_real[: len(wrong)]]), np.concatenate([labels_real, wrong])
+        y_real = np.concatenate([y_real, np.full((len(wrong), 1), FAKE_LABEL, dtype="float32")])
     d_loss1 = per_batch(d_model).train_on_batch([X_real, labels_real], y_real)
     y_fake = np.full((half_batch, 1), FAKE_LABEL, dtype="float32")
     d_loss2 = per_batch(d_fake_model).train_on_batch(generate_latent_points(latent_dim, half_batch, n_classes), y_fake)
@@ -228,17 +234,17 @@ def train_generator(gan_model, latent_dim, n_batch, n_classes=N_CLASSES):
 
 
 def train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch, n_classes=N_CLASSES,
-               real_label=REAL_LABEL):
+               real_label=SMOOTH_LABEL, mismatch=MISMATCH):
     """One step of train(): the discriminator's two updates on half a batch each, then the generator's."""
     d_loss1, d_loss2 = train_discriminator(d_model, d_fake_model, dataset, latent_dim, n_batch // 2, n_classes,
-                                           real_label)
+                                           real_label, mismatch)
     g_loss = train_generator(gan_model, latent_dim, n_batch, n_classes)
     return float(d_loss1), float(d_loss2), float(g_loss)
 
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH, n_classes=N_CLASSES,
           callbacks=None, history=None, max_steps=None, out_dir=".", verbose="auto", reverse_grey=None,
-          real_label=REAL_LABEL):
+          real_label=SMOOTH_LABEL, mismatch=MISMATCH):
     """The tutorial's loop: train_step() over n_epochs, summarize_performance() after each epoch,
     plot_history() at the end; returns every step's losses. Like fit(), it runs Keras callbacks,
     whose logs hold the step's losses ("loss": their sum); one that sets gan_model.stop_training
@@ -262,7 +268,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             for batch in range(step % bat_per_epo, min(bat_per_epo, n_steps - epoch * bat_per_epo)):
                 callbacks.on_train_batch_begin(batch)
                 losses = train_step(d_model, d_fake_model, gan_model, dataset, latent_dim, n_batch, n_classes,
-                                    real_label)
+                                    real_label, mismatch)
                 for name, value in zip(LOSSES, losses):
                     history[name].append(value)
                 step += 1
@@ -285,7 +291,8 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
 # %% ---- Running from the command line ------------------------------------------------------
 # This script's own on the command line: MNIST with its labels (or a folder whose subfolders are the classes), its
 # flags, its models from them, its collapse rule. The run machinery the scripts share is gan_runner.py's, beside
-# this file; alone, main() trains with the tutorial's defaults.
+# this file; alone, main() trains with its defaults.
+import argparse
 import sys
 
 try:
@@ -299,24 +306,22 @@ LATENT_DISTRIBUTION = "normal"  # run.json tells generate.py
 GREY_REVERSED = True  # grids draw grey black on white, as the tutorials drew MNIST (a folder's photos: False)
 FOLDER_LABELS = "classes"  # --data FOLDER: each top-level subfolder is a class, named anything (cats/, dogs/)
 EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 10000, "digit-classifier FID and agreement with the asked digit"
-COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "both discriminator losses below {}"
+COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "the discriminator's loss on generated images below {}"
 MIN_BATCH_SIZE = 2  # half real, half generated
 
 
-# Copied from lsgan_mnist.looks_collapsed
 def looks_collapsed(logs, threshold):
-    """The discriminator tells real from generated perfectly: the generator learns no more."""
-    return logs["d1"] < threshold and logs["d2"] < threshold
+    """The discriminator is sure of every generated image (on real ones, the target 0.9 keeps its loss over 0.325)."""
+    return logs["d2"] < threshold
 
 
 def load_data(args, path):
     """The tutorial's images and labels; the classes' names into args.classes (run.json, generate.py --label): a
     folder's subfolders (image_folder.py numbers them in sorted order), else the digits 0 to the largest label."""
-    dataset = load_real_samples(path)
-    names = None
+    dataset, names = load_real_samples(path), []
     if path is not None:
         with np.load(path) as data:
-            names = [str(name) for name in data["classes"]] if "classes" in data.files else None
+            names = [str(name) for name in data.get("classes", [])]
     args.classes = names or [str(k) for k in range(int(dataset[1].max()) + 1)]
     return dataset
 
@@ -329,30 +334,26 @@ def latent_points(args, n):
 def define_run(args):
     """The models, and train()'s arguments, from the flags and the classes load_data found."""
     n_classes = len(args.classes)
-    d_model = define_discriminator(n_classes=n_classes)
-    g_model = define_generator(args.latent_dim, n_classes)
-    gan_model = define_gan(g_model, d_model)
-    return (g_model, d_model, gan_model), dict(n_epochs=args.epochs, n_batch=args.batch_size, n_classes=n_classes,
-                                               max_steps=args.max_steps, real_label=SMOOTH_LABEL if
-                                               args.label_smoothing else REAL_LABEL)
+    d_model, g_model = define_discriminator(n_classes=n_classes), define_generator(args.latent_dim, n_classes)
+    return (g_model, d_model, define_gan(g_model, d_model)), dict(
+        n_epochs=args.epochs, n_batch=args.batch_size, n_classes=n_classes, max_steps=args.max_steps,
+        mismatch=args.mismatched_labels, real_label=SMOOTH_LABEL if args.label_smoothing else REAL_LABEL)
 
 
 def define_scorer(args):
     """--eval-every: evaluate.py's digit-classifier FID and the classifier's agreement with the asked digits."""
     import evaluate
-
     return evaluate.Scorer("mnist", args.data, n=EVAL_SAMPLES, inception=False)
 
 
 def add_flags(p):
     """This script's own flags; gan_runner.py adds the ones every script has after them."""
     p.add_argument("--epochs", type=gan_runner.positive, default=N_EPOCHS, help="training epochs")
-    p.add_argument("--batch-size", type=gan_runner.positive, default=N_BATCH,
-                   help="images per generator update (half as many real and generated per discriminator update)")
-    p.add_argument("--max-steps", type=gan_runner.positive, default=None,
-                   help="stop after this many steps (final outputs still written)")
-    p.add_argument("--label-smoothing", action="store_true", help=f"extension: one-sided, real targets {SMOOTH_LABEL} "
-                   "(on MNIST the published models collapse to blank images without it: docs/cgan_mnist.md)")
+    p.add_argument("--batch-size", type=gan_runner.positive, default=N_BATCH, help="a generator update's images")
+    p.add_argument("--max-steps", type=gan_runner.positive, default=None, help="stop after this many steps")
+    p.add_argument("--label-smoothing", action=argparse.BooleanOptionalAction, default=True, help="real targets 0.9")
+    p.add_argument("--mismatched-labels", action=argparse.BooleanOptionalAction, default=MISMATCH,
+                   help="real images, wrong labels, as fakes (tutorial: --no-label-smoothing --no-mismatched-labels)")
 
 
 # Copied from lsgan_mnist.train_with_defaults

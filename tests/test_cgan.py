@@ -1,6 +1,7 @@
 """The conditional GAN: it trains on labelled data (an .npz's y_train, or a folder whose subfolders are the classes),
 draws a row per class, and generate.py and evaluate.py draw and score the class asked for."""
 
+import inspect
 import json
 import os
 
@@ -181,22 +182,40 @@ def test_evaluate_scores_the_agreement_with_the_asked_digit(tmp_path, capsys):
     assert "agreement per asked digit: 0 100%, 1 100%" in stdout
 
 
-def test_label_smoothing_lowers_the_real_targets_of_the_discriminators_update_only(tmp_path, mnist_npz, capsys,
-                                                                                  monkeypatch):
-    targets = []
-    real_samples = cgan_mnist.generate_real_samples
+@pytest.mark.parametrize("flags, real_label, mismatch", [([], 0.9, True), (["--no-mismatched-labels"], 0.9, False),
+                                                          (["--no-label-smoothing", "--no-mismatched-labels"], 1.0, False)])
+def test_the_defaults_smooth_the_real_targets_and_show_real_images_with_wrong_labels_as_fakes(
+        tmp_path, mnist_npz, capsys, monkeypatch, flags, real_label, mismatch):
+    """The defaults depart from the tutorial, whose run collapses on MNIST (docs/cgan_mnist.md): the discriminator's
+    update on real images has targets 0.9 and, as many again as half of them, the same images with a wrong label,
+    target 0.0. Two flags give the tutorial's: 1.0, its images and labels only."""
+    given = []
+    models = []
+    define_discriminator = cgan_mnist.define_discriminator
 
-    def spy(*given):
-        batch, y = real_samples(*given)
-        targets.append(y)
-        return batch, y
+    def spied(*args, **kwargs):
+        model = define_discriminator(*args, **kwargs)
+        train_on_batch = model.train_on_batch
+        model.train_on_batch = lambda x, y: given.append((x, y)) or train_on_batch(x, y)
+        models.append(model)
+        return model
 
-    monkeypatch.setattr(cgan_mnist, "generate_real_samples", spy)
+    monkeypatch.setattr(cgan_mnist, "define_discriminator", spied)
     out = tmp_path / "run"
-    argv = ["--data", mnist_npz, "--out", str(out), "--max-steps", "2", "--batch-size", "16", "--label-smoothing"]
+    argv = ["--data", mnist_npz, "--out", str(out), "--max-steps", "2", "--batch-size", "16", "--seed", "1"] + flags
     assert run_cli(cgan_mnist.main, argv, capsys)[0] == 0
-    assert len(targets) == 2 and all((y == cgan_mnist.SMOOTH_LABEL).all() for y in targets)
-    assert json.loads((out / "run.json").read_text())["real_label"] == 0.9
+    x_train, y_train = np.load(mnist_npz)["x_train"], np.load(mnist_npz)["y_train"]
+    assert len(given) == 2
+    for (images, labels), y in given:  # the real images' update: 8 images with their labels, 4 with wrong ones
+        assert len(images) == (12 if mismatch else 8) and (y[:8] == real_label).all() and (y[8:] == 0.0).all()
+        pixels = np.rint(images[..., 0] * 127.5 + 127.5).astype("uint8")
+        found = [np.flatnonzero((x_train == image).all(axis=(1, 2))) for image in pixels]
+        truth = [set(y_train[k].tolist()) for k in found]
+        assert all(label in truth[k] for k, label in enumerate(labels[:8]))
+        assert not mismatch or ((pixels[8:] == pixels[:4]).all() and (labels[8:] != labels[:4]).all())  # relabelled
+    assert json.loads((out / "run.json").read_text())["real_label"] == real_label
+    assert cgan_mnist.N_BATCH == 128 and inspect.signature(cgan_mnist.train).parameters["real_label"].default == 0.9
+    assert inspect.signature(cgan_mnist.train).parameters["mismatch"].default is True  # the loop called by hand too
     seen = []
 
     class Model:
