@@ -190,21 +190,20 @@ def test_the_defaults_smooth_the_real_targets_and_show_real_images_with_wrong_la
     update on real images has targets 0.9 and, as many again as half of them, the same images with a wrong label,
     target 0.0. Two flags give the tutorial's: 1.0, its images and labels only."""
     given = []
-    models = []
     define_discriminator = cgan_mnist.define_discriminator
 
     def spied(*args, **kwargs):
         model = define_discriminator(*args, **kwargs)
         train_on_batch = model.train_on_batch
         model.train_on_batch = lambda x, y: given.append((x, y)) or train_on_batch(x, y)
-        models.append(model)
         return model
 
     monkeypatch.setattr(cgan_mnist, "define_discriminator", spied)
     out = tmp_path / "run"
     argv = ["--data", mnist_npz, "--out", str(out), "--max-steps", "2", "--batch-size", "16", "--seed", "1"] + flags
     assert run_cli(cgan_mnist.main, argv, capsys)[0] == 0
-    x_train, y_train = np.load(mnist_npz)["x_train"], np.load(mnist_npz)["y_train"]
+    with np.load(mnist_npz) as data:
+        x_train, y_train = data["x_train"], data["y_train"]
     assert len(given) == 2
     for (images, labels), y in given:  # the real images' update: 8 images with their labels, 4 with wrong ones
         assert len(images) == (12 if mismatch else 8) and (y[:8] == real_label).all() and (y[8:] == 0.0).all()
