@@ -40,6 +40,7 @@ from scipy import linalg
 import gan_utils
 import generate
 from gan_utils import save_atomically
+from sample_measures import FEW_PICTURES_BELOW, nearest_ratio
 
 # On a GPU, TensorFlow and JAX take nearly all its memory at start-up; --fid torch-fidelity runs PyTorch
 # beside them, so they take only what they use (the user's own setting wins), as the training scripts do.
@@ -70,6 +71,7 @@ SWD_REPEATS, SWD_DIRECTIONS = 4, 128  # random projections: 4 sets of 128 direct
 SWD_SMALLEST = 16           # pyramid levels down to 16x16 (a 28x28 image: one level, the image itself)
 METRICS = ("default", "swd")  # --metric: Inception's FID and KID (MNIST: and the classifier's), or SWD only
 SWD_EVAL_IMAGES = 2000     # a training script's --eval-metric swd: generated and training images per score
+NEAREST_IMAGES = 100       # "nearest": from as many images on each side as the collapse guard draws
 
 
 # ---------------------------------------------------------------------------------------
@@ -427,6 +429,7 @@ class Scorer:
         if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
             x_floor = reference_images(arrays["x_test"], arrays["y_test"], n, self.digit)
         self.networks, self.swd_reference = {}, None  # kind -> (network, key); SWD's descriptors of x_ref
+        self.nearest_reference = nearest_ratio(np.asarray(x_ref[:NEAREST_IMAGES], "float32"))
         if metric == "swd":
             return self.score_by_swd(x_ref, x_floor)
         if dataset.startswith("mnist"):
@@ -453,6 +456,7 @@ class Scorer:
         """--metric swd: SWD against the real images x_ref (uint8), and no network."""
         self.networks, self.reference, self.floor_images, self.metric = {}, {}, x_floor, "swd"
         self.swd_reference = swd_descriptors(x_ref)
+        self.nearest_reference = nearest_ratio(np.asarray(x_ref[:NEAREST_IMAGES], "float32"))
 
     def load_inception(self, fid, weights):
         """The --fid network with its weights, and the key its cached features are filed under."""
@@ -553,12 +557,27 @@ class Scorer:
             images = np.concatenate(list(batches_of_generated(generator, self.n, value_range, distribution, seed,
                                                               asked)))
             return self.score_images(np.round(images * 255.0))
+        kept = []  # the first images, for "nearest"; every network sees the same ones (one seed)
+
+        def keeping(batches):
+            for batch in batches:
+                if sum(map(len, kept)) < NEAREST_IMAGES:
+                    kept.append(batch)
+                yield batch
+
         outputs = {
-            kind: run_features(network, batches_of_generated(generator, self.n, value_range, distribution, seed,
-                                                             asked))
+            kind: run_features(network, keeping(batches_of_generated(generator, self.n, value_range, distribution,
+                                                                     seed, asked)))
             for kind, (network, _) in self.networks.items()
         }
-        return self.score_outputs(outputs, asked)
+        return dict(self.score_outputs(outputs, asked), nearest=self.nearest_of(np.concatenate(kept)))
+
+    def nearest_of(self, images):
+        """The images' nearest-neighbour ratio over the real reference images' (sample_measures.nearest_ratio), from
+        the first NEAREST_IMAGES of each: near 1, they fill their room as real images do; under FEW_PICTURES_BELOW,
+        the collapse guard's line, they look like a few pictures and blends of them."""
+        value = nearest_ratio(np.asarray(images[:NEAREST_IMAGES], "float32"))
+        return value / self.nearest_reference if self.nearest_reference > 0 else 1.0
 
     def score_images(self, images):
         """The scores of a set of images (n, h, w, c) in [0, 255] (uint8, or floats): a folder's, say."""
@@ -566,9 +585,11 @@ class Scorer:
             raise ValueError(f"images of shape {tuple(images.shape[1:])}, but {self.dataset}'s are {self.shape}")
         if self.swd_reference is not None:
             scores = swd_scores(self.swd_reference, swd_descriptors(images), self.shape[0])  # same patch places
-            return dict(n=min(len(images), len(self.swd_reference[0]) // SWD_PATCHES_PER_IMAGE), **scores)
-        return self.score_outputs({kind: run_features(network, batches_of_real(np.asarray(images, np.float32)))
-                                   for kind, (network, _) in self.networks.items()})
+            n = min(len(images), len(self.swd_reference[0]) // SWD_PATCHES_PER_IMAGE)
+            return dict(n=n, **scores, nearest=self.nearest_of(images))
+        scores = self.score_outputs({kind: run_features(network, batches_of_real(np.asarray(images, np.float32)))
+                                     for kind, (network, _) in self.networks.items()})
+        return dict(scores, nearest=self.nearest_of(images))
 
     def score_floor(self):
         """The same scores for real held-out (test) images, or None without a test split."""
@@ -576,7 +597,9 @@ class Scorer:
             return None
         if self.swd_reference is not None:
             return self.score_images(self.floor_images)
-        return self.score_outputs({kind: self.cached_features(kind, "test", self.floor_images) for kind in self.networks})
+        scores = self.score_outputs({kind: self.cached_features(kind, "test", self.floor_images)
+                                     for kind in self.networks})
+        return dict(scores, nearest=self.nearest_of(self.floor_images))
 
     def summary(self, scores):
         """A short line of the main scores."""
@@ -587,6 +610,9 @@ class Scorer:
             parts.append(f"share of {self.digit}s {scores[f'share_{self.digit}']:.1%}")
         elif "coverage" in scores:
             parts.append(f"coverage {scores['coverage']}/10")
+        if scores.get("nearest", 1.0) < FEW_PICTURES_BELOW:
+            parts.append(f"nearest {scores['nearest']:.2f}: under {FEW_PICTURES_BELOW:g}, likely a few pictures and "
+                         "blends of them (look at its grid)")
         return ", ".join(parts)
 
     def callback(self, g_model, out_dir, every, unit, rows, save_model, value_range, distribution):
@@ -906,8 +932,8 @@ def main(argv=None):
         if per_class:
             print("  agreement per asked digit: " + ", ".join(f"{k.split('_')[1]} {scores[k]:.0%}" for k in per_class))
     levels = tuple(k for k in columns_of(rows) if k.startswith("swd_"))
-    metrics = [m for m in SCORE_NAMES + levels + ("coverage", "kl", "top_p", f"share_{scorer.digit}", "agreement")
-               if m in columns_of(rows)]
+    metrics = [m for m in SCORE_NAMES + levels + ("coverage", "kl", "top_p", f"share_{scorer.digit}", "agreement",
+                                                  "nearest") if m in columns_of(rows)]
     if scorer.digit is not None:  # one digit wanted: coverage and KL from uniform say nothing
         metrics = [m for m in metrics if m not in ("coverage", "kl")]
     print()

@@ -40,6 +40,7 @@ try:
     from gan_utils import (OUTPUT_RANGE, Parser, cache_dir, grid_pixels, non_negative, non_negative_float, positive,
                            positive_float, save_atomically, save_grid, share_gpu_memory)
     from augmentation import AUGMENTATIONS, Augmented, DiffAugment, augment_policy  # --augment's; scripts copy some
+    from sample_measures import FEW_PICTURES_BELOW, nearest_ratio, sample_spread  # the collapse guard's
 except ModuleNotFoundError as err:  # not ModuleNotFoundError: a script would take it for "no gan_runner.py" and
     raise ImportError(f"gan_runner.py needs {err.name}.py beside it ({err})") from None  # train alone, flags refused
 
@@ -48,16 +49,18 @@ KERAS = tuple(int(part) for part in keras.__version__.split(".")[:2])  # (major,
 KERAS_NEEDED = (3, 8)  # the oldest Keras the tests pass on (README: "Which Keras")
 NO_GPU = '; no GPU visible, so this is slow: README, "On a GPU"'
 PRECISIONS = {"off": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}  # Keras' dtype policies
-# The collapse guard's second rule (CollapseGuard, SampleSpread): samples of fixed latent points that spread less
-# than DIVERSITY times the real images' spread at DIVERSITY_CHECKS epoch ends in a row, each image averaged down to
-# about SPREAD_SIDE pixels a side (docs/long-runs.md: the values measured on collapsed and healthy runs).
-DIVERSITY, DIVERSITY_CHECKS, SPREAD_SIDE = 0.05, 2, 8
+# The collapse guard's rules on the samples (CollapseGuard, SampleSpread), at DIVERSITY_CHECKS epoch ends in a row:
+# samples of fixed latent points that spread less than DIVERSITY times the real images' spread (one picture), or
+# whose nearest-neighbour ratio is under NEAREST times the real images' (a few pictures and blends of them), each
+# image averaged down to about 8 pixels a side (sample_measures.py; docs/long-runs.md: the values measured on
+# collapsed and healthy runs).
+DIVERSITY, NEAREST, DIVERSITY_CHECKS = 0.05, FEW_PICTURES_BELOW, 2
 # Flags that only lengthen, watch or place a run: --resume takes them changed. Every other flag
 # (a flag added later too) changes the run, so the checkpoint records it and refuses a change.
 RESUME_MAY_CHANGE = ("epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                      "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
-                     "collapse_diversity", "restart_on_collapse", "seed", "data_parallel", "max_minutes",
-                     "save_every_minutes")
+                     "collapse_diversity", "collapse_nearest", "restart_on_collapse", "seed", "data_parallel",
+                     "max_minutes", "save_every_minutes")
 
 
 # ---- The contract: what a script hands over, by name (docs/layout-and-tests.md, "A fifth GAN") ---------
@@ -204,7 +207,8 @@ def train_from_flags(script, args, argv, scorer, devices):
         scorer = evaluate.training_images_scorer(images_of(dataset), script.OUTPUT_RANGE)
     samples = SampleSpread(models[0], fixed_latent_points(script, args), images_of(dataset))
     guard = CollapseGuard(script, args.collapse_window, args.collapse_threshold, args.stop_on_collapse, samples,
-                          args.collapse_diversity, out_dir=args.out, augmented=bool(args.augment))
+                          args.collapse_diversity, args.collapse_nearest, out_dir=args.out,
+                          augmented=bool(args.augment))
     checkpoint = Checkpoint(os.path.join(args.out, CHECKPOINT), models, settings, guard, script.LOSSES)
     signals = StopOnSignal()
     timer = Timer(lambda step: save_reached(script, args, models[0], step, reverse_grey)[0], args.save_every_minutes,
@@ -362,6 +366,11 @@ def add_run_flags(p, script):
                    help=f"a likely collapse also: at {DIVERSITY_CHECKS} epoch ends in a row, after --collapse-window "
                         "steps, the samples of 100 fixed latent points spread less than D times as far apart as real "
                         "images (diversity.csv); 0: off")
+    p.add_argument("--collapse-nearest", type=non_negative_float, default=NEAREST, metavar="R",
+                   help=f"a likely collapse also: at {DIVERSITY_CHECKS} epoch ends in a row, after --collapse-window "
+                        "steps, each of those samples' nearest other sample, against their mean distance, is less than "
+                        "R times as far as among real images: a few pictures and blends of them (diversity.csv); "
+                        "0: off")
     p.add_argument("--restart-on-collapse", type=non_negative, default=0, metavar="K",
                    help="on a likely collapse, restore the last good checkpoint and go on with a new seed, "
                         "at most K times")
@@ -703,7 +712,7 @@ class Checkpoint(keras.callbacks.Callback):
         np.random.set_state((state["numpy_rng"][0], rng_keys, *state["numpy_rng"][1:]))
         self.history.update(state["history"])
         self.scores[:], self.saved_step = state["scores"], state["step"]
-        self.guard.rows = [tuple(row) for row in state.get("diversity", [])]  # an older checkpoint has none
+        self.guard.rows = [(*row, None)[:3] for row in state.get("diversity", [])]  # older: none, or no nearest
         folder = os.path.dirname(self.path) or "."
         for name in os.listdir(folder):  # temporary files of a run killed while saving
             if name.startswith(".") and ".partial." in name:
@@ -799,31 +808,34 @@ class Timer(keras.callbacks.Callback):
 
 
 class CollapseGuard(keras.callbacks.Callback):
-    """A likely collapse, by either of two rules. The losses: `window` steps in a row that look collapsed (the
-    script's looks_collapsed). The samples, given `samples` (SampleSpread): at `checks` epoch ends in a row, once
-    `window` steps are done, the generator's images of fixed latent points spread less than `diversity` times as
-    far apart as real images do: one picture drawn over and over, which the losses do not show. It is reported; with
-    `stop` the run stops there, and main may restart it from the checkpoint. Each epoch end's spread goes into the
-    epoch's logs as "diversity" (TensorBoard's, History's) and into `rows` (diversity.csv in out_dir)."""
+    """A likely collapse, by any of three rules. The losses: `window` steps in a row that look collapsed (the
+    script's looks_collapsed). The samples, given `samples` (SampleSpread), at `checks` epoch ends in a row once
+    `window` steps are done: the generator's images of fixed latent points spread less than `diversity` times as
+    far apart as real images do (one picture drawn over and over, which the losses do not show), or their
+    nearest-neighbour ratio is under `nearest` times the real images' (a few pictures and blends of them). It is
+    reported; with `stop` the run stops there, and main may restart it from the checkpoint. Each epoch end's two
+    numbers go into the epoch's logs as "diversity" and "nearest" (TensorBoard's, History's) and into `rows`
+    (diversity.csv in out_dir)."""
 
     def __init__(self, script, window=None, threshold=None, stop=True, samples=None, diversity=DIVERSITY,
-                 checks=DIVERSITY_CHECKS, out_dir=None, augmented=False):
+                 nearest=NEAREST, checks=DIVERSITY_CHECKS, out_dir=None, augmented=False):
         super().__init__()
         script = Script(script)
         self.looks_collapsed, self.rule = script.looks_collapsed, script.COLLAPSE_RULE
         self.window = window or script.COLLAPSE_WINDOW
         self.threshold, self.stop = threshold or script.COLLAPSE_THRESHOLD, stop
-        self.samples, self.diversity, self.checks, self.out_dir, self.rows = samples, diversity, checks, out_dir, []
-        # What to try, said when the samples rule fires: augmentation, unless the run has it already
+        self.samples, self.diversity, self.nearest, self.checks = samples, diversity, nearest, checks
+        self.out_dir, self.rows = out_dir, []
+        # What to try, said when a samples rule fires: augmentation, unless the run has it already
         self.advice = ("see" if augmented else "try --augment,") + " docs/your-own-images.md"
 
     def on_train_begin(self, logs=None):
-        self.streak, self.alike, self.collapsed = 0, 0, False
+        self.streak, self.alike, self.few, self.collapsed = 0, 0, 0, False
 
     @property
     def suspected(self):
         """A rule has seen a collapse begin: the checkpoint keeps the last state before it."""
-        return self.streak > 0 or self.alike > 0
+        return self.streak > 0 or self.alike > 0 or self.few > 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -838,18 +850,25 @@ class CollapseGuard(keras.callbacks.Callback):
         if self.samples is None or self.model.stop_training:
             return
         step = min((epoch + 1) * self.params["steps"], self.params["total_steps"])
-        spread = self.samples.ratio()
+        spread, nearest = self.samples.ratios()
         if logs is not None:
-            logs["diversity"] = spread
-        self.rows = [row for row in self.rows if row[0] < step] + [(step, spread)]  # a restart's steps again
+            logs["diversity"], logs["nearest"] = spread, nearest
+        self.rows = [row for row in self.rows if row[0] < step] + [(step, spread, nearest)]  # a restart's steps again
         if self.out_dir:
-            text = "step,diversity\n" + "".join(f"{s},{d:.4f}\n" for s, d in self.rows)
+            cell = lambda value: "" if value is None else f"{value:.4f}"  # noqa: E731 (an older checkpoint's row)
+            text = "step,diversity,nearest\n" + "".join(f"{s},{cell(d)},{cell(n)}\n" for s, d, n in self.rows)
             save_atomically(os.path.join(self.out_dir, "diversity.csv"),
                             lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
-        self.alike = self.alike + 1 if step >= self.window and spread < self.diversity else 0  # 0: never
+        counted = step >= self.window  # an untrained generator draws one picture too
+        self.alike = self.alike + 1 if counted and spread < self.diversity else 0  # 0: never
+        self.few = self.few + 1 if counted and nearest < self.nearest else 0
         if self.alike == self.checks:
             self.report(step, f"the samples look alike: {spread:.3f} of the real images' spread, under "
                               f"{self.diversity:g} at {self.checks} epoch ends in a row; {self.advice}")
+        elif self.few == self.checks:
+            self.report(step, f"the samples look like a few pictures and blends of them: each one's nearest other "
+                              f"sample, against their spread, is {nearest:.3f} as far as among real images, under "
+                              f"{self.nearest:g} at {self.checks} epoch ends in a row; {self.advice}")
 
     def report(self, step, what):
         print(f"step {step}: likely collapse ({what})")
@@ -858,30 +877,24 @@ class CollapseGuard(keras.callbacks.Callback):
 
 
 class SampleSpread:
-    """How far apart the generator's images of fixed latent points z lie, against real images (n of them, drawn
-    aside from training's random state): the mean distance between two images, each averaged down to about
-    SPREAD_SIDE pixels a side, so that their layouts and colours count, not a texture's fine grain. A healthy
-    generator's samples spread about as far as the data's; a collapsed one draws one picture, near 0."""
+    """The generator's images of fixed latent points z against real images (n of them, drawn aside from training's
+    random state), by sample_measures.py: how far apart they lie (sample_spread: a healthy generator's samples about
+    as far as the data's, a collapsed one's near 0) and how near each lies to its nearest other (nearest_ratio: about
+    the data's, or far under it for a few pictures and blends of them)."""
 
     def __init__(self, g_model, z, images, n=100):
         self.g_model, self.z = g_model, z
         pick = np.random.default_rng(0).choice(len(images), min(n, len(images)), replace=False)
-        self.real = sample_spread(np.asarray(images[np.sort(pick)], "float32"))
+        real = np.asarray(images[np.sort(pick)], "float32")
+        self.real, self.real_nearest = sample_spread(real), nearest_ratio(real)
 
-    def ratio(self):
-        spread = sample_spread(np.asarray(self.g_model.predict_on_batch(self.z), "float32"))
-        return float(spread / self.real) if self.real > 0 else 1.0  # data of one picture: drawing it is right
-
-
-def sample_spread(images, side=SPREAD_SIDE):
-    """The mean distance between two of the images, each averaged over blocks to about `side` pixels a side."""
-    n, h, w, c = images.shape
-    f = max(1, h // side)
-    x = images[:, : h // f * f, : w // f * f].reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4))
-    x = x.reshape(n, -1).astype("float64")
-    squares = (x * x).sum(axis=1)
-    distances = np.sqrt(np.maximum(squares[:, None] + squares[None] - 2.0 * x @ x.T, 0.0))
-    return distances[np.triu_indices(n, 1)].mean()
+    def ratios(self):
+        """The samples' spread and nearest-neighbour ratio, each over the real images' (1.0 where theirs is 0:
+        data of one picture, which drawing is right)."""
+        images = np.asarray(self.g_model.predict_on_batch(self.z), "float32")
+        spread, nearest = sample_spread(images), nearest_ratio(images)
+        return (float(spread / self.real) if self.real > 0 else 1.0,
+                nearest / self.real_nearest if self.real_nearest > 0 else 1.0)
 
 
 # ---- --augment: DiffAugment in front of the discriminator (augmentation.py) ----------------------

@@ -337,24 +337,35 @@ def test_swd_is_zero_on_identical_sets_and_grows_with_the_damage(side, channels)
 
 
 def test_metric_swd_scores_folders_and_generators_against_a_folder_offline(tmp_path, capsys, monkeypatch):
-    """evaluate.py --metric swd: a folder of images, and a generator, against a folder; no network touched."""
+    """evaluate.py --metric swd: a folder of images, and a generator, against a folder; no network touched. Each row
+    has the nearest-neighbour ratio against the real images' ("nearest"): about 1 for other images of the kind; two
+    pictures and blends of them under the collapse guard's 0.6, which their line says."""
     from PIL import Image
 
     monkeypatch.setattr(keras.applications, "InceptionV3", None)  # any use of Inception would fail
     real, other = smooth_images(40, 32, 3), smooth_images(40, 32, 3, seed=3)
-    for name, images in (("real", real), ("other", other)):
+    share = np.linspace(0.0, 1.0, 40)[:, None, None, None]
+    blended = np.round(share * other[0] + (1.0 - share) * other[1]).astype("uint8")
+    for name, images in (("real", real), ("other", other), ("blended", blended)):
         (tmp_path / name).mkdir()
         for k, image in enumerate(images):
             Image.fromarray(image).save(tmp_path / name / f"{k}.png")
     generator = dcgan_cifar10.define_generator(8)
     generator.save(tmp_path / "model_000010.h5")
-    argv = [str(tmp_path / "other"), str(tmp_path / "model_000010.h5"), "--data", str(tmp_path / "real"),
-            "--metric", "swd", "--n", "40", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "scores")]
+    argv = [str(tmp_path / "other"), str(tmp_path / "model_000010.h5"), str(tmp_path / "blended"), "--data",
+            str(tmp_path / "real"), "--metric", "swd", "--n", "40", "--cache", str(tmp_path / "cache"), "--out",
+            str(tmp_path / "scores")]
     status, out, err = run_cli(evaluate.main, argv, capsys)
     assert status == 0, err
     with open(tmp_path / "scores" / "scores.csv", newline="") as f:
         rows = {r["model"]: r for r in csv.DictReader(f)}
-    assert set(rows[str(tmp_path / "other")]) >= {"swd", "swd_32", "swd_16"}
+    assert set(rows[str(tmp_path / "other")]) >= {"swd", "swd_32", "swd_16", "nearest"}
+    assert 0.8 < float(rows[str(tmp_path / "other")]["nearest"]) < 1.2
+    assert float(rows[str(tmp_path / "blended")]["nearest"]) < 0.3
+    lines = {line.split(": ")[0]: line for line in out.splitlines() if line.startswith(str(tmp_path))}
+    assert "likely a few pictures and blends of them" in lines[str(tmp_path / "blended")]
+    assert "likely a few" not in lines[str(tmp_path / "other")]
+    assert "nearest" in out.split("\n\n")[1].splitlines()[0]  # a column of the table
     assert float(rows[str(tmp_path / "other")]["swd"]) < float(rows[str(tmp_path / "model_000010.h5")]["swd"])
     assert f"best by SWD (sliced Wasserstein, x 1e3): {tmp_path / 'other'}" in out
     status, _, err = run_cli(evaluate.main, [str(tmp_path / "other"), "--data", str(tmp_path / "real"), "--metric",

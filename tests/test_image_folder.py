@@ -293,7 +293,7 @@ def test_models_dcgan_paper_trains_on_a_folder_at_64_and_refuses_other_sizes(tmp
 
 def test_dcgan_cifar10_without_the_paper_models_module_trains_the_tutorials_and_refuses_dcgan_paper(tmp_path):
     """Copied without dcgan_paper_models.py: every other flag works; --models dcgan-paper is one line, exit 2."""
-    for module in ("dcgan_cifar10", "gan_runner", "gan_utils", "augmentation", "image_folder"):
+    for module in ("dcgan_cifar10", "gan_runner", "gan_utils", "augmentation", "image_folder", "sample_measures"):
         shutil.copy(os.path.join(ROOT, module + ".py"), tmp_path / (module + ".py"))
     folder = tmp_path / "photos"
     rng = np.random.default_rng(0)

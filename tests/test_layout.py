@@ -1,6 +1,6 @@
 """The layout: the modules stack in one direction, read from the code's own imports (those inside functions too);
-the helpers' module and image_folder.py need no Keras; the contract between a script and gan_runner.py is checked
-when a run starts; generate.py finds a script's own classes without a list of scripts."""
+the helpers' module, image_folder.py and sample_measures.py need no Keras; the contract between a script and
+gan_runner.py is checked when a run starts; generate.py finds a script's own classes without a list of scripts."""
 
 import ast
 import os
@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import check_copies  # noqa: E402
 
 SCRIPTS = [name[:-3] for name in check_copies.SCRIPTS]
-SHARED = ["gan_utils", "gan_runner", "generate", "evaluate", "image_folder", "dcgan_paper_models", "augmentation"]
+SHARED = ["gan_utils", "gan_runner", "generate", "evaluate", "image_folder", "dcgan_paper_models", "augmentation",
+          "sample_measures"]
 
 
 def imports(root, module):
@@ -83,8 +84,8 @@ def test_a_circle_is_found_even_through_an_import_inside_a_function(tmp_path):
 
 
 @pytest.mark.keras_independent
-def test_image_folder_and_the_helpers_import_without_keras():
-    code = ("import sys, image_folder, gan_utils; "
+def test_image_folder_the_helpers_and_the_sample_measures_import_without_keras():
+    code = ("import sys, image_folder, gan_utils, sample_measures; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env=backend_env("tensorflow"))

@@ -376,6 +376,18 @@ class Drawing:
         return self.images[: len(z)]
 
 
+class Blending:
+    """A handmade generator of two pictures: each latent point draws a blend of them, by its first number
+    (a sigmoid of it), as the photo folder's run on seed 2 drew two pictures and mixtures of them at 64x64."""
+
+    def __init__(self, two):
+        self.two = two
+
+    def predict_on_batch(self, z):
+        share = 1.0 / (1.0 + np.exp(-2.0 * z[:, :1, None, None]))
+        return share * self.two[0] + (1.0 - share) * self.two[1]
+
+
 def blocky_images(n, seed=1):
     """n 32x32 colour images of 4x4 random blocks: real images' layouts and colours, without their fine grain."""
     return np.random.default_rng(seed).uniform(-1, 1, (n, 4, 4, 3)).repeat(8, axis=1).repeat(8, axis=2)
@@ -390,17 +402,25 @@ def one_texture(real, n):
     return real[:1] + np.where((checker + phase) % 2 == 1, 0.5, -0.5)
 
 
+SEEN = {"one picture": "the samples look alike", "one texture": "the samples look alike",
+        "two pictures blended": "the samples look like a few pictures and blends of them", "real images": None}
+
+
 @pytest.mark.keras_independent
-@pytest.mark.parametrize("drawn, fires", [("one picture", True), ("one texture", True), ("real images", False)])
-def test_samples_that_look_alike_are_a_likely_collapse(drawn, fires, tmp_path, capsys):
-    """The second rule: the samples of fixed latent points, each averaged down to 8x8, spread less than 0.05 of the
-    real images' spread at 2 epoch ends in a row, counted from --collapse-window steps on. One picture (or one texture
-    in another phase each time: apart pixel by pixel) is a collapse at the second such epoch end; other real images
-    never are. Each epoch end's spread is in the epoch's logs and in diversity.csv."""
+@pytest.mark.parametrize("drawn", list(SEEN))
+def test_samples_that_look_alike_or_like_a_few_pictures_are_a_likely_collapse(drawn, tmp_path, capsys):
+    """The rules on the samples of fixed latent points, each averaged down to 8x8, at 2 epoch ends in a row, counted
+    from --collapse-window steps on: a spread under 0.05 of the real images' (one picture, or one texture in another
+    phase each time: apart pixel by pixel), or a nearest-neighbour ratio under 0.6 of theirs (two pictures and blends
+    between them, by the latent point, spread half as far as real images: the spread alone passes them). Either is a
+    collapse at the second such epoch end, said in one line of what was seen; other real images never are. Each
+    epoch end's numbers are in the epoch's logs and in diversity.csv."""
     real = blocky_images(300)
-    images = {"one picture": real[:1].repeat(100, axis=0), "one texture": one_texture(real, 100),
-              "real images": real[200:]}[drawn]
-    samples = gan_runner.SampleSpread(Drawing(images), np.zeros((100, 8)), real[:200])
+    stand_in = Blending(real[:2]) if drawn == "two pictures blended" else Drawing(
+        {"one picture": real[:1].repeat(100, axis=0), "one texture": one_texture(real, 100),
+         "real images": real[200:]}[drawn])
+    z = np.random.default_rng(0).standard_normal((100, 8))
+    samples = gan_runner.SampleSpread(stand_in, z, real[:200])
     guard, model = gan_runner.CollapseGuard(lsgan_mnist, 10, samples=samples, out_dir=tmp_path), keras.Sequential()
     guard.set_model(model)
     guard.set_params({"steps": 5, "total_steps": 100})
@@ -411,24 +431,31 @@ def test_samples_that_look_alike_are_a_likely_collapse(drawn, fires, tmp_path, c
         guard.on_epoch_begin(epoch)
         logs = {}
         guard.on_epoch_end(epoch, logs)
-        seen.append((model.stop_training, logs["diversity"]))
-    out = capsys.readouterr().out
-    assert [stopped for stopped, _ in seen] == [False, False, fires] and guard.collapsed == fires
-    spreads = [spread for _, spread in seen]
-    assert all(spread < 0.05 for spread in spreads) if fires else all(0.8 < spread < 1.2 for spread in spreads)
+        seen.append((model.stop_training, logs["diversity"], logs["nearest"]))
+    out, fires = capsys.readouterr().out, SEEN[drawn] is not None
+    assert [stopped for stopped, _, _ in seen] == [False, False, fires] and guard.collapsed == fires
+    spreads, nearest = [row[1] for row in seen], [row[2] for row in seen]
+    if drawn == "two pictures blended":
+        assert all(0.2 < spread < 0.8 for spread in spreads) and all(value < 0.1 for value in nearest)
+    elif fires:
+        assert all(spread < 0.05 for spread in spreads)
+    else:
+        assert all(0.8 < spread < 1.2 for spread in spreads) and all(0.8 < value < 1.2 for value in nearest)
     if fires:
-        assert "step 15: likely collapse (the samples look alike" in out and "try --augment" in out
+        assert f"step 15: likely collapse ({SEEN[drawn]}" in out and "try --augment" in out and out.count("\n") == 1
     else:
         assert "collapse" not in out
     rows = (tmp_path / "diversity.csv").read_text().splitlines()
-    assert rows[0] == "step,diversity" and [row.split(",")[0] for row in rows[1:]] == ["5", "10", "15"]
+    assert rows[0] == "step,diversity,nearest" and [row.split(",")[0] for row in rows[1:]] == ["5", "10", "15"]
+    assert [float(row.split(",")[2]) for row in rows[1:]] == pytest.approx(nearest, abs=1e-4)
     assert "--augment" not in gan_runner.CollapseGuard(lsgan_mnist, augmented=True).advice  # it has it already
 
 
 def test_the_samples_rule_stops_a_run_and_keeps_its_numbers_over_a_resume(tmp_path, capsys):
     """In a run: a spread every epoch end meets (--collapse-diversity 1e9) from step 1 on is a collapse at the
     second epoch's end; the checkpoint stays the one before the first epoch end that looked alike; 0 turns the rule
-    off. A healthy run writes diversity.csv a row an epoch, and a resumed run keeps the rows before it."""
+    off. A healthy run writes diversity.csv a row an epoch, and a resumed run keeps the rows before it (an older
+    checkpoint's too, which have no nearest-neighbour ratio)."""
     args = ["--data", tiny_data(tmp_path / "data.npz", "lsgan_mnist"), "--batch-size", "16", "--seed", "1"]
     run = args + ["--out", str(tmp_path / "run"), "--epochs", "3", "--collapse-window", "1"]
     status, stdout, _ = run_cli(lsgan_mnist.main, run + ["--collapse-diversity", "1e9"], capsys)
@@ -443,6 +470,17 @@ def test_the_samples_rule_stops_a_run_and_keeps_its_numbers_over_a_resume(tmp_pa
     assert run_cli(lsgan_mnist.main, healthy + ["--epochs", "3", "--resume"], capsys)[0] == 0
     after = (tmp_path / "healthy" / "diversity.csv").read_text().splitlines()
     assert after[:3] == before and after[3].startswith("18,")
+    # A checkpoint written before the nearest-neighbour rule: its rows are kept, their nearest cells left empty
+    path = tmp_path / "healthy" / "checkpoint.npz"
+    with np.load(path) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    state = json.loads(str(arrays["state"]))
+    state["diversity"] = [row[:2] for row in state["diversity"]]
+    np.savez(path, **dict(arrays, state=json.dumps(state)))
+    assert run_cli(lsgan_mnist.main, healthy + ["--epochs", "4", "--resume"], capsys)[0] == 0
+    older = (tmp_path / "healthy" / "diversity.csv").read_text().splitlines()
+    assert [row.split(",")[:2] for row in older[:4]] == [row.split(",")[:2] for row in after]
+    assert all(row.endswith(",") for row in older[1:4]) and older[4].startswith("24,") and older[4][-1].isdigit()
 
 
 @pytest.mark.keras_independent
@@ -479,8 +517,8 @@ def test_an_unwritable_out_is_one_line(tmp_path, capsys):
 # must be refused changed; a flag added later lands on the refused side unless put here.
 ACCEPTED_CHANGED = {"epochs", "steps", "max_steps", "save_every", "out", "overwrite", "resume", "tensorboard",
                     "eval_every", "inception_weights", "stop_on_collapse", "collapse_window", "collapse_threshold",
-                    "collapse_diversity", "restart_on_collapse", "seed", "data_parallel", "max_minutes",
-                    "save_every_minutes"}
+                    "collapse_diversity", "collapse_nearest", "restart_on_collapse", "seed", "data_parallel",
+                    "max_minutes", "save_every_minutes"}
 
 
 @pytest.mark.keras_independent

@@ -29,7 +29,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORIGINALS = ("lsgan_mnist", "gan_utils", "gan_runner", "augmentation")  # the modules copies are made from
 SCRIPTS = ("lsgan_mnist.py", "wgan_mnist7.py", "dcgan_mnist.py", "dcgan_cifar10.py", "cgan_mnist.py", "diffaugment_gan.py")
-OTHERS = ("generate.py", "evaluate.py", "image_folder.py", "dcgan_paper_models.py", "augmentation.py")  # they import: any copy is reported
+OTHERS = ("generate.py", "evaluate.py", "image_folder.py", "dcgan_paper_models.py", "augmentation.py",
+          "sample_measures.py")  # they import: any copy is reported
 MARKER = re.compile(r"^# Copied from (\w+)\.(\w+)(?: with (.+))?$")
 
 
