@@ -9,7 +9,7 @@ import numpy as np
 SIDE = 8  # pixels a side, about, that an image is averaged down to
 # Samples whose nearest_ratio is under this times real images' look like a few pictures and blends of them: the
 # collapse guard's default (--collapse-nearest) and evaluate.py's warning (docs/long-runs.md: how it was chosen)
-FEW_PICTURES_BELOW = 0.55
+FEW_PICTURES_BELOW = 0.5
 
 
 def averaged_down(images, side=SIDE):

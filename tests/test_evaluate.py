@@ -339,7 +339,7 @@ def test_swd_is_zero_on_identical_sets_and_grows_with_the_damage(side, channels)
 def test_metric_swd_scores_folders_and_generators_against_a_folder_offline(tmp_path, capsys, monkeypatch):
     """evaluate.py --metric swd: a folder of images, and a generator, against a folder; no network touched. Each row
     has the nearest-neighbour ratio against the real images' ("nearest"): about 1 for other images of the kind; two
-    pictures and blends of them under the collapse guard's 0.55, which their line says."""
+    pictures and blends of them under the collapse guard's 0.5, which their line says."""
     from PIL import Image
 
     monkeypatch.setattr(keras.applications, "InceptionV3", None)  # any use of Inception would fail

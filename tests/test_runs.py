@@ -411,7 +411,7 @@ SEEN = {"one picture": "the samples look alike", "one texture": "the samples loo
 def test_samples_that_look_alike_or_like_a_few_pictures_are_a_likely_collapse(drawn, tmp_path, capsys):
     """The rules on the samples of fixed latent points, each averaged down to 8x8, at 2 epoch ends in a row, counted
     from --collapse-window steps on: a spread under 0.05 of the real images' (one picture, or one texture in another
-    phase each time: apart pixel by pixel), or a nearest-neighbour ratio under 0.55 of theirs (two pictures and blends
+    phase each time: apart pixel by pixel), or a nearest-neighbour ratio under 0.5 of theirs (two pictures and blends
     between them, by the latent point, spread half as far as real images: the spread alone passes them). Either is a
     collapse at the second such epoch end, said in one line of what was seen; other real images never are. Each
     epoch end's numbers are in the epoch's logs and in diversity.csv."""
