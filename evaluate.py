@@ -429,9 +429,9 @@ class Scorer:
         if arrays["x_test"] is not None and (self.digit is None or arrays["y_test"] is not None):
             x_floor = reference_images(arrays["x_test"], arrays["y_test"], n, self.digit)
         self.networks, self.swd_reference = {}, None  # kind -> (network, key); SWD's descriptors of x_ref
-        self.nearest_reference = nearest_ratio(np.asarray(x_ref[:NEAREST_IMAGES], "float32"))
         if metric == "swd":
             return self.score_by_swd(x_ref, x_floor)
+        self.nearest_reference = nearest_ratio(np.asarray(x_ref[:NEAREST_IMAGES], "float32"))
         if dataset.startswith("mnist"):
             classifier = self.load_classifier(arrays)
             self.networks["classifier"] = (feature_outputs(classifier), file_fingerprint(self.classifier_path))

@@ -154,7 +154,7 @@ def test_with_enough_images_the_fid_is_the_score(monkeypatch, tmp_path):
     scorer = evaluate.Scorer("cifar10", data, n=20, cache_dir=str(tmp_path / "c"), log=lambda _: None,
                              fid="torch-fidelity")
     scores = scorer.score_floor()
-    assert scorer.metric == "fid_ttur" and set(scores) == {"n", "fid_ttur", "kid_ttur"}
+    assert scorer.metric == "fid_ttur" and set(scores) == {"n", "fid_ttur", "kid_ttur", "nearest"}
     with np.load(data) as arrays:
         real, test = (evaluate.to_unit(arrays[k]).reshape(20, -1)[:, :8] * np.arange(1, 9) for k in ("x_train", "x_test"))
     assert scores["fid_ttur"] == pytest.approx(
