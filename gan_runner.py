@@ -384,9 +384,10 @@ def add_run_flags(p, script):
 def prepare_backend(args, undo):
     """What a GPU run needs, set before any model is built (README: "On a GPU"): GPU memory as
     needed (share_gpu_memory). Under another backend, TensorFlow (--tensorboard's writer) sees no GPU.
-    --seed: the backend's deterministic kernels. --data-parallel: keras.distribution's DataParallel
-    over every local device (JAX only). Returns the devices the run trains on; what main() must undo
-    when it returns goes into `undo`. ValueError: a flag the backend cannot honour."""
+    --seed: the backend's deterministic kernels. TensorFlow on a CPU: its remapper off (no_remapper).
+    --data-parallel: keras.distribution's DataParallel over every local device (JAX only). Returns the
+    devices the run trains on; what main() must undo when it returns goes into `undo`. ValueError: a
+    flag the backend cannot honour."""
     share_gpu_memory()
     backend = keras.backend.backend()
     if args.data_parallel and backend != "jax":
@@ -402,6 +403,8 @@ def prepare_backend(args, undo):
     if args.seed is not None:
         undo += deterministic_kernels(backend)
     devices = local_devices()
+    if backend == "tensorflow" and devices[0].startswith("cpu"):
+        undo += no_remapper()
     if not args.data_parallel:
         return devices[:1]  # one device, the framework's default
     for size in (args.batch_size, args.batch_size // 2):  # the generator's updates; the discriminator's
@@ -423,6 +426,19 @@ def local_devices():
     if torch.cuda.is_available():
         return [f"gpu:{k}" for k in range(torch.cuda.device_count())]
     return ["mps:0"] if torch.backends.mps.is_available() else ["cpu:0"]
+
+
+def no_remapper():
+    """TensorFlow on a CPU: grappler's remapper off for the run; returns the undo. Its Conv2D + BiasAdd +
+    LeakyReLU fusion fails on a discriminator's update on generated images and prints an error line at the first
+    step ("remapper failed: ... LeakyReluGrad ..."), after which grappler runs that update unfused anyway. Off,
+    the line is gone, the replay recordings are met to the bit and the 64x64 steps measured took 0 to 4% longer
+    (docs/mixed-precision-and-speed.md). GPUs keep it: not measured there."""
+    import tensorflow as tf
+
+    previous = tf.config.optimizer.get_experimental_options().get("remapping", True)
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    return [lambda: tf.config.optimizer.set_experimental_options({"remapping": previous})]
 
 
 def deterministic_kernels(backend):

@@ -51,7 +51,9 @@ def test_gpu_memory_is_taken_as_needed_unless_the_user_says_otherwise(monkeypatc
     monkeypatch.delenv("TF_FORCE_GPU_ALLOW_GROWTH", raising=False)
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")  # the user's own choice
     undo = []
-    assert gan_runner.prepare_backend(flags(), undo) == ["cpu:0"] and undo == []
+    assert gan_runner.prepare_backend(flags(), undo) == ["cpu:0"]
+    for step in undo:  # as main() does when a run ends: TensorFlow's remapper given back
+        step()
     assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE")
@@ -73,6 +75,24 @@ def test_tensorflow_sees_no_gpu_when_another_backend_trains(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
     gan_runner.prepare_backend(flags(tensorboard="logs"), [])
     assert calls == []  # TensorFlow's own run keeps its GPU
+
+
+def test_tensorflows_remapper_error_line_stays_off_the_screen(tmp_path):
+    """TensorFlow 2.21 on a CPU printed "E0000 ... remapper failed: ... LeakyReluGrad ..." at the first update of a
+    discriminator on generated images, an error line in a run that goes on (issue 44): a run on the CPU turns
+    grappler's remapper off, and gives a notebook its setting back. In a fresh process: the line is TensorFlow's
+    C++ log, on file descriptor 2."""
+    data = tiny_data(tmp_path / "data.npz", "cgan_mnist")
+    argv = ["--data", data, "--out", "run", "--batch-size", "16", "--max-steps", "2"]
+    code = ("import sys, cgan_mnist, tensorflow as tf\n"
+            f"status = cgan_mnist.main({argv!r})\n"
+            "print('remapping after:', tf.config.optimizer.get_experimental_options().get('remapping', True))\n"
+            "sys.exit(status)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=backend_env("tensorflow"),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "remapper failed" not in result.stderr, result.stderr[-3000:]
+    assert "remapping after: True" in result.stdout
 
 
 def test_data_parallel_is_refused_under_tensorflow_in_one_line(tmp_path, capsys):
