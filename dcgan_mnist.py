@@ -338,7 +338,7 @@ def add_flags(p):
 
 # Copied from lsgan_mnist.train_with_defaults
 def train_with_defaults(out_dir):
-    """The tutorial's run: its models, the data from Keras, every default (main, without gan_runner.py)."""
+    """Every default: the script's models, the data from Keras, its train() (main, without gan_runner.py)."""
     d_model = define_discriminator()
     g_model = define_generator(LATENT_DIM)
     train(g_model, d_model, define_gan(g_model, d_model), load_real_samples(), LATENT_DIM, out_dir=out_dir)
@@ -410,7 +410,7 @@ def grid_pixels(images, value_range=OUTPUT_RANGE, scale=2, columns=None, reverse
 
 # Copied from lsgan_mnist.main
 def main(argv=None):
-    """Train from the command line (gan_runner.main); alone, the tutorial's run with its defaults."""
+    """Train from the command line (gan_runner.main); alone, the run of every default."""
     if argv is None:  # the command line's, but not in a notebook (no __file__): its argv is the kernel's
         argv = sys.argv[1:] if "__file__" in globals() else []
     if gan_runner is not None:
@@ -419,7 +419,7 @@ def main(argv=None):
         print(f"{SCRIPT}: error: the flags need gan_runner.py beside this script", file=sys.stderr)
         return 2
     out = next(d for d in [OUT_DIR] + [f"{OUT_DIR}-{k}" for k in range(2, 1000)] if not os.path.exists(d))
-    print(f"{SCRIPT}: alone (no gan_runner.py beside it, which the flags need): the tutorial's run into {out}")
+    print(f"{SCRIPT}: alone (no gan_runner.py beside it, which the flags need): every default, into {out}")
     train_with_defaults(out)
     return 0
 

@@ -120,7 +120,7 @@ def test_a_script_copied_alone_trains_with_the_defaults(tmp_path):
     result = subprocess.run([sys.executable, "-c", COPIED_ALONE], cwd=tmp_path, env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "the tutorial's run into runs/lsgan_mnist" in result.stdout
+    assert "every default, into runs/lsgan_mnist" in result.stdout
     files = set(os.listdir(tmp_path / "runs" / "lsgan_mnist"))
     assert {"generated_plot_000020.png", "model_000020.h5", "plot_line_plot_loss.png", "history.csv"} <= files
 
@@ -147,6 +147,6 @@ def test_alone_each_script_trains_its_tutorial_models_with_the_defaults_into_a_n
                                                                 script.LATENT_DIM)
     assert d_model.name == ("critic" if name == "wgan_mnist7" else "discriminator")
     assert kwargs == {"out_dir": script.OUT_DIR + "-2"}
-    assert f"the tutorial's run into {script.OUT_DIR}-2" in capsys.readouterr().out
+    assert f"every default, into {script.OUT_DIR}-2" in capsys.readouterr().out
     assert script.main(["--help"]) == 2
     assert capsys.readouterr().err == f"{name}.py: error: the flags need gan_runner.py beside this script\n"
