@@ -82,10 +82,10 @@ def test_pasted_alone_then_as_cells_in_the_repository_in_one_kernel(tmp_path, mo
     text = "".join(stream_text(cell) for cell in nb.cells)
     for bad in ("Traceback", "SystemExit", "unrecognized arguments", "lsgan_mnist.py: error"):
         assert bad not in text, text[-3000:]
-    # Pasted alone: one line says so, then the tutorial's run with every default (20 epochs of one step here),
+    # Pasted alone: one line says so, then the run of every default (20 epochs of one step here),
     # with its progress bar, grids, generators and loss plot.
     notice = [line for line in alone.splitlines() if "gan_runner.py" in line]
-    assert notice == ["lsgan_mnist.py: alone (no gan_runner.py beside it, which the flags need): the tutorial's run "
+    assert notice == ["lsgan_mnist.py: alone (no gan_runner.py beside it, which the flags need): every default, "
                       "into runs/lsgan_mnist"]
     assert "Epoch 20/20" in alone and "1/1" in alone  # Keras' progress bar
     run = tmp_path / "runs" / "lsgan_mnist"
