@@ -63,8 +63,7 @@ class DiffAugment(keras.layers.Layer):
     def draw(self, x, low, high, kind=float):
         """One draw an image: uniform in [low, high), shaped to broadcast over it, or (int) whole, shaped (batch, 1)."""
         if kind is int:
-            shifts = keras.random.randint((keras.ops.shape(x)[0], 1), low, high, seed=self.seed_generator)
-            return keras.ops.cast(shifts, "int32")
+            return keras.random.randint((keras.ops.shape(x)[0], 1), low, high, seed=self.seed_generator)  # int32
         shape = (keras.ops.shape(x)[0], 1, 1, 1)
         return keras.random.uniform(shape, low, high, dtype=self.compute_dtype, seed=self.seed_generator)
 

@@ -962,16 +962,14 @@ class TensorBoard(keras.callbacks.TensorBoard):
 
 # ---- What the tutorials call: per_batch, files written whole, the grid (the scripts keep copies) ----
 def per_batch(model):
-    """The model, its running means reset first where train_on_batch and test_on_batch return the
-    mean of every call since compile, not this batch's: Keras before 3.15 (keras-team/keras#22596)."""
+    """The model, running means reset where train_on_batch gives the mean since compile: Keras < 3.15 (keras#22596)."""
     if tuple(int(part) for part in keras.__version__.split(".")[:2]) < (3, 15):
         model.reset_metrics()
     return model
 
 
 def save_model(model, path):
-    """model.save() through a temporary name, without the notice Keras gives on every save in
-    the tutorials' .h5 format (it calls it legacy)."""
+    """model.save() through a temporary name, without the notice Keras gives on each .h5 save (it calls it legacy)."""
     absl_log = logging.getLogger("absl")
     level = absl_log.level
     absl_log.setLevel(logging.ERROR)

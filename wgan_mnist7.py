@@ -109,13 +109,12 @@ def define_generator(latent_dim):
 
 # Copied from lsgan_mnist.Composite
 class Composite(keras.Model):
-    """Generator then discriminator, as one model that updates only `trained`: the generator (the
-    tutorial's composite model) or the discriminator (its update on generated images). The Keras 2
-    tutorials froze the discriminator with `trainable = False` before compiling the composite model;
-    Keras 3 reads that flag at every step, freezing it everywhere (its own updates do nothing) with its
-    BatchNorm in inference mode. Here every layer stays trainable and in training mode; the model only
-    leaves the other model's weights out of what its optimizer updates, which Keras' trainers read
-    from these four properties."""
+    """Generator then discriminator, as one model that updates only `trained`: the generator (the tutorial's
+    composite model) or the discriminator (its update on generated images). The Keras 2 tutorials froze the
+    discriminator with `trainable = False` before compiling the composite model; Keras 3 reads that flag at every
+    step, freezing it everywhere (its own updates do nothing) with its BatchNorm in inference mode. Here every layer
+    stays trainable and in training mode; the model only leaves the other model's weights out of what its optimizer
+    updates, which Keras' trainers read from these four properties."""
 
     def __init__(self, inputs, outputs, trained, name=None):
         super().__init__(inputs=inputs, outputs=outputs, name=name)
@@ -366,8 +365,7 @@ def train_with_defaults(out_dir):
 # ---- The helpers the tutorial calls: copies of gan_utils.py's and gan_runner.py's (tools/check_copies.py)
 # Copied from gan_runner.per_batch
 def per_batch(model):
-    """The model, its running means reset first where train_on_batch and test_on_batch return the
-    mean of every call since compile, not this batch's: Keras before 3.15 (keras-team/keras#22596)."""
+    """The model, running means reset where train_on_batch gives the mean since compile: Keras < 3.15 (keras#22596)."""
     if tuple(int(part) for part in keras.__version__.split(".")[:2]) < (3, 15):
         model.reset_metrics()
     return model
@@ -388,8 +386,7 @@ def save_atomically(path, write):
 
 # Copied from gan_runner.save_model
 def save_model(model, path):
-    """model.save() through a temporary name, without the notice Keras gives on every save in
-    the tutorials' .h5 format (it calls it legacy)."""
+    """model.save() through a temporary name, without the notice Keras gives on each .h5 save (it calls it legacy)."""
     absl_log = logging.getLogger("absl")
     level = absl_log.level
     absl_log.setLevel(logging.ERROR)
