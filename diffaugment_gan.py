@@ -1,7 +1,6 @@
 """A GAN for a folder of your own images, the most picture per CPU-minute, on Keras 3 (docs/diffaugment_gan.md).
 
-Not a classic tutorial's: the collection's recipe for small folders, from what small-data GANs share, measured
-at equal minutes (benchmarks/minutes.py). Each lever is a section below, with its reference; a flag turns it off.
+Small-data GANs' levers, measured at equal minutes (benchmarks/minutes.py): a section each, a flag turns it off.
 
     python diffaugment_gan.py --data icons/    # a folder of your own images, at 64x64 (default: 3,670 flower photos)
 
@@ -27,15 +26,12 @@ from keras import layers
 from matplotlib.figure import Figure
 
 LATENT_DIM = 128
-N_EPOCHS = 100
+N_EPOCHS, SAVE_EVERY = 100, 5  # epochs, and epochs between grids and saved generators
 N_BATCH = 32  # real images a step, and as many generated: small, for more updates a minute
-SAVE_EVERY = 5  # epochs between grids and saved generators
-LEARNING_RATE = 0.0002
-BETA_1 = 0.5
+LEARNING_RATE, BETA_1 = 0.0002, 0.5  # Adam's, as the DCGANs'
 EMA_MOMENTUM = 0.995  # the generator's moving average: about its last 200 steps (1 / (1 - 0.995))
 AUGMENT = "color,translation"  # DiffAugment's parts for short runs (cutout: for long ones)
-IMAGE_SHAPE = (64, 64, 3)
-OUTPUT_RANGE = (-1.0, 1.0)  # the generator's tanh; the data is scaled to match
+IMAGE_SHAPE, OUTPUT_RANGE = (64, 64, 3), (-1.0, 1.0)  # OUTPUT_RANGE: the generator's tanh; the data is scaled to match
 FLOWERS = "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
 LOSSES = ("d", "g")  # a step's losses: the discriminator's (real and generated at once), the generator's
 WIDTHS = {8: 128, 16: 64, 32: 32, 64: 16, 128: 8}  # the generator's channels by side: light, for many updates
@@ -45,18 +41,29 @@ WIDTHS = {8: 128, 16: 64, 32: 32, 64: 16, 128: 8}  # the generator's channels by
 # Training", NeurIPS 2020). On a few thousand images a discriminator memorises them and stops teaching; DiffAugment
 # shows it every image, real and generated, recoloured and shifted at random (the layer: below the banner), and
 # the generator learns through it, never to draw it. Logits, read by the loss: a sure discriminator still teaches.
-def define_discriminator(in_shape=IMAGE_SHAPE, augment=AUGMENT):
+# Spectral normalization (Miyato et al., ICLR 2018; FastGAN), --spectral-norm: after each update its optimizer
+# divides each kernel by its largest singular value, so verdicts stay smooth. Off: not ahead in 15 minutes here.
+def define_discriminator(in_shape=IMAGE_SHAPE, augment=AUGMENT, spectral=False):
     """DiffAugment, 4x4 stride-2 convolutions from 32 channels to 4x4, a logit; no BatchNorm: real, fake in a batch."""
-    augmenter = [DiffAugment(augment, name="diff_augment")] if augment else []
+    augmenter = [DiffAugment(augment, name="diff_augment")] if augment not in (None, "", "none") else []
     model = keras.Sequential([keras.Input(shape=in_shape)] + augmenter, name="discriminator")
     for k in range(int(np.log2(in_shape[0] // 4))):
-        model.add(layers.Conv2D(min(32 * 2**k, 256), 4, strides=2, padding="same"))
+        model.add(layers.Conv2D(min(32 * 2**k, 256), 4, strides=2, padding="same",
+                                kernel_constraint=spectral_norm if spectral else None))
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Flatten())
     model.add(layers.Dense(1, dtype="float32"))
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
     model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True), optimizer=optimizer)
     return model
+
+
+def spectral_norm(kernel):
+    """The kernel over its largest singular value, by 10 power iterations from one start: no state to keep."""
+    matrix, v = keras.ops.reshape(kernel, (-1, kernel.shape[-1])), keras.ops.ones((kernel.shape[-1], 1))
+    for _ in range(10):
+        v = keras.ops.normalize(keras.ops.matmul(keras.ops.transpose(matrix), keras.ops.matmul(matrix, v)), axis=0)
+    return kernel / keras.ops.norm(keras.ops.matmul(matrix, v))
 
 
 # %% The generator: upsample, then a 3x3 convolution (Odena et al., "Deconvolution and Checkerboard Artifacts",
@@ -205,13 +212,12 @@ def summarize_performance(step, ema_model, latent_dim, n_side=8, out_dir="."):
 
 def plot_history(d_hist, g_hist, out_dir="."):
     """A line plot of the two losses, and history.csv with one row per step."""
-    fig = Figure(figsize=(10, 5))
-    ax = fig.add_subplot()
+    ax = Figure(figsize=(10, 5)).add_subplot()
     ax.plot(d_hist, label="dloss (real and generated)")
     ax.plot(g_hist, label="gloss")
     ax.set_xlabel("step")
     ax.legend()
-    save_atomically(os.path.join(out_dir, "plot_line_plot_loss.png"), lambda tmp: fig.savefig(tmp, format="png"))
+    save_atomically(os.path.join(out_dir, "plot_line_plot_loss.png"), lambda tmp: ax.figure.savefig(tmp, format="png"))
     rows = np.column_stack([np.arange(1, len(g_hist) + 1), d_hist, g_hist])
     save_atomically(os.path.join(out_dir, "history.csv"), lambda tmp: np.savetxt(
         tmp, rows, fmt=["%d", "%.6g", "%.6g"], delimiter=",", header="step,d,g", comments=""))
@@ -279,8 +285,7 @@ except ModuleNotFoundError:
 
 SCRIPT, ABOUT = "diffaugment_gan.py", "A GAN for a folder of your own images, the most picture per CPU-minute."
 OUT_DIR, DATASET, DATA_KEYS = os.path.join("runs", "diffaugment_gan"), "flower_photos", ("x_train",)
-LATENT_DISTRIBUTION = "normal"  # run.json tells generate.py
-GREY_REVERSED = False  # colour photos: drawn as they are
+LATENT_DISTRIBUTION, GREY_REVERSED = "normal", False  # for run.json, which generate.py reads; colour: drawn as is
 EVAL_UNIT, EVAL_SAMPLES, EVAL_METRIC = "epochs", 2000, "InceptionV3 KID against the folder (FID from 2,048 images)"
 COLLAPSE_WINDOW, COLLAPSE_THRESHOLD, COLLAPSE_RULE = 200, 0.001, "the discriminator's loss below {}"
 
@@ -293,7 +298,6 @@ def looks_collapsed(logs, threshold):
 def load_data(args, path):
     """The images at --image-size: a folder's (path), else flower_photos, decoded once into the cache as any folder."""
     import image_folder
-
     shape = (args.image_size,) * 2 + (3,)
     return load_real_samples(path or image_folder.prepare(flower_photos(), shape), shape)
 
@@ -302,7 +306,7 @@ def define_run(args):
     """The models and train()'s arguments, from the flags: each lever on, or off to measure it."""
     if args.augment:
         raise ValueError(f"--augment: {SCRIPT} augments by itself (--diffaugment PARTS, or none)")
-    d_model = define_discriminator((args.image_size,) * 2 + (3,), args.diffaugment.replace("none", ""))
+    d_model = define_discriminator((args.image_size,) * 2 + (3,), args.diffaugment, args.spectral_norm)
     g_model = define_generator(args.latent_dim, args.image_size, args.upsampling)
     gan_model = define_gan(g_model, d_model, args.ema)
     return (define_average(g_model), d_model, gan_model), dict(
@@ -314,7 +318,6 @@ def define_scorer(args):
     if args.data:
         raise ValueError("--eval-every with an .npz: --eval-metric swd scores against its images")
     import evaluate
-
     return evaluate.Scorer("folder", flower_photos(), n=EVAL_SAMPLES, shape=(args.image_size,) * 2 + (3,),
                            inception_weights=args.inception_weights)
 
@@ -328,6 +331,8 @@ def add_flags(p):
     p.add_argument("--image-size", type=int, choices=(32, 64, 128), default=IMAGE_SHAPE[0], help="the images' side")
     p.add_argument("--upsampling", action=argparse.BooleanOptionalAction, default=True,
                    help="the generator upsamples then convolves; --no-upsampling: transposed convolutions")
+    p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=False,
+                   help="spectral normalization of the discriminator's convolutions (off: not ahead at 15 minutes)")
     p.add_argument("--ema", type=gan_runner.non_negative_float, default=EMA_MOMENTUM, metavar="M",
                    help="momentum of the generator's moving average, saved and drawn; 0: the generator itself")
     p.add_argument("--diffaugment", default=AUGMENT, metavar="PARTS", help="DiffAugment's parts (color, translation, "
@@ -337,9 +342,8 @@ def add_flags(p):
 
 def train_with_defaults(out_dir):
     """The run with every default: the models, flower_photos from Keras (main, without gan_runner.py)."""
-    d_model, g_model = define_discriminator(), define_generator(LATENT_DIM)
-    gan_model = define_gan(g_model, d_model)
-    train(define_average(g_model), d_model, gan_model, load_real_samples(), LATENT_DIM, out_dir=out_dir)
+    d, g = define_discriminator(), define_generator(LATENT_DIM)
+    train(define_average(g), d, define_gan(g, d), load_real_samples(), LATENT_DIM, out_dir=out_dir)
 
 
 # ---- The helpers the tutorial calls: copies of gan_utils.py's and gan_runner.py's (tools/check_copies.py)

@@ -388,10 +388,10 @@ def test_diff_augment_makes_the_reference_augmentations(shape):
 
 # diffaugment_gan.py: its discriminator updates on real and generated images in one call (define_discriminator_update)
 # and the generator's average is a second model; its own checks, on every backend.
-def diffaugment_gan_models(augment="color,translation"):
+def diffaugment_gan_models(augment="color,translation", spectral=False):
     script = importlib.import_module("diffaugment_gan")
     keras.utils.set_random_seed(1)
-    d_model = script.define_discriminator((32, 32, 3), augment)
+    d_model = script.define_discriminator((32, 32, 3), augment, spectral)
     g_model = script.define_generator(LATENT, 32)
     gan_model = script.define_gan(g_model, d_model)
     return script, g_model, d_model, gan_model, script.define_average(g_model)
@@ -401,13 +401,20 @@ def test_diffaugment_gan_updates_change_their_own_model_and_the_average_follows(
     """The discriminator's update changes every trainable variable of the discriminator and none of the generator's
     (its BatchNorm statistics follow the batch); the generator's, every one of the generator's and none of the
     discriminator's (whose augmentation draws new numbers). Neither touches the average, which update_average sets
-    to the optimizer's moving average: the generator's weights after its first update, then lagging behind them."""
-    script, g_model, d_model, gan_model, ema_model = diffaugment_gan_models()
+    to the optimizer's moving average: the generator's weights after its first update, then lagging behind them.
+    With --spectral-norm, the discriminator's update leaves each convolution's kernel spectrally normalized (its
+    largest singular value about 1: spectral_norm's estimate from 10 power iterations is within a few percent); the
+    generator's leaves it as it was (Keras' SpectralNormalization layer would rewrite it there too)."""
+    script, g_model, d_model, gan_model, ema_model = diffaugment_gan_models(spectral=True)
     d_update = script.define_discriminator_update(g_model, d_model)
     x, z = np.random.uniform(-1, 1, (8, 32, 32, 3)).astype("float32"), script.generate_latent_points(LATENT, 8)
     g0, d0 = snapshot(g_model), snapshot(d_model)
     d_update.train_on_batch([x, z], np.tile(np.array([[1.0, 0.0]], "float32"), (8, 1)))
     assert trainable_paths(d_model) <= changed(d0, snapshot(d_model))
+    kernels = [layer.kernel for layer in d_model.layers if type(layer).__name__ == "Conv2D"]
+    for kernel in kernels:
+        matrix = keras.ops.convert_to_numpy(kernel).reshape(-1, kernel.shape[-1])
+        assert 0.99 < np.linalg.svd(matrix, compute_uv=False)[0] < 1.06, kernel.path
     assert changed(g0, snapshot(g_model)) == {v.path for v in g_model.non_trainable_weights}
     for k in range(2):
         g1, d1, e0 = snapshot(g_model), snapshot(d_model), snapshot(ema_model)

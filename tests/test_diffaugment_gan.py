@@ -8,6 +8,7 @@ import pytest
 
 import keras
 import diffaugment_gan
+import gan_runner
 import generate
 from conftest import run_cli, tiny_data
 
@@ -19,7 +20,8 @@ def layer_kinds(model):
 @pytest.mark.parametrize("size", [32, 64, 128])
 def test_the_models_at_each_size_and_each_lever_off(size):
     """Upsampling then a 3x3 convolution a doubling (transposed convolutions with --no-upsampling); DiffAugment in
-    front of the discriminator (none without it); a logit out; sizes 32, 64 and 128."""
+    front of the discriminator (none without it), its convolutions spectrally normalized with spectral=True (not by
+    default); a logit out; sizes 32, 64 and 128."""
     g_model = diffaugment_gan.define_generator(128, size)
     assert g_model.output_shape == (None, size, size, 3)
     doublings = int(np.log2(size // 4))
@@ -29,7 +31,11 @@ def test_the_models_at_each_size_and_each_lever_off(size):
     d_model = diffaugment_gan.define_discriminator((size, size, 3))
     assert layer_kinds(d_model)[0] == "DiffAugment" and d_model.layers[0].policy == "color,translation"
     assert d_model.output_shape == (None, 1) and d_model.layers[-1].activation.__name__ == "linear"
-    assert "DiffAugment" not in layer_kinds(diffaugment_gan.define_discriminator((size, size, 3), None))
+    assert "DiffAugment" not in layer_kinds(diffaugment_gan.define_discriminator((size, size, 3), "none"))
+    assert not [layer for layer in d_model.layers if getattr(layer, "kernel_constraint", None) is not None]
+    spectral = diffaugment_gan.define_discriminator((size, size, 3), spectral=True)
+    convs = [layer for layer in spectral.layers if type(layer).__name__ == "Conv2D"]
+    assert len(convs) == doublings and all(c.kernel_constraint is diffaugment_gan.spectral_norm for c in convs)
 
 
 def test_the_average_is_what_is_saved_and_drawn(tmp_path):
@@ -50,7 +56,8 @@ def test_the_average_is_what_is_saved_and_drawn(tmp_path):
 
 def test_a_run_from_the_command_line_and_its_flags(tmp_path, capsys):
     """A folder run at 32x32 writes the averaged generator and run.json; --augment (gan_runner's) is refused in one
-    line, as it augments by itself; the levers off are recorded, so --resume refuses a change."""
+    line, as it augments by itself; the levers are recorded, so --resume refuses a change; --spectral-norm reaches
+    the discriminator."""
     data = tiny_data(tmp_path / "data.npz", "diffaugment_gan")
     args = ["--data", data, "--image-size", "32", "--batch-size", "8", "--max-steps", "2", "--out"]
     status, out, _ = run_cli(diffaugment_gan.main, args + [str(tmp_path / "run")], capsys)
@@ -62,6 +69,12 @@ def test_a_run_from_the_command_line_and_its_flags(tmp_path, capsys):
     assert status == 2 and "blur" in err
     status, _, err = run_cli(diffaugment_gan.main, args + [str(tmp_path / "run"), "--ema", "0", "--resume"], capsys)
     assert status == 2 and "made with --ema 0.995, not 0.0" in err
+    status, _, err = run_cli(diffaugment_gan.main, args + [str(tmp_path / "run"), "--spectral-norm", "--resume"],
+                             capsys)
+    assert status == 2 and "made with --spectral-norm False, not True" in err
+    (_, d_model, _), _ = diffaugment_gan.define_run(gan_runner.parse_args(diffaugment_gan, ["--spectral-norm"]))
+    convs = [layer for layer in d_model.layers if type(layer).__name__ == "Conv2D"]
+    assert convs and all(layer.kernel_constraint is diffaugment_gan.spectral_norm for layer in convs)
 
 
 def test_the_default_data_is_flower_photos_from_keras(tmp_path, monkeypatch):
