@@ -7,8 +7,7 @@ Small-data GANs' levers, measured at equal minutes (benchmarks/minutes.py): a se
 Read it down to the banner "Running from the command line". In a notebook, paste it whole into one cell (it
 trains with the defaults), or run its cells (# %%), then:
 
-    d_model = define_discriminator()
-    g_model = define_generator(LATENT_DIM)
+    d_model, g_model = define_discriminator(), define_generator(LATENT_DIM)
     gan_model = define_gan(g_model, d_model)
     train(define_average(g_model), d_model, gan_model, load_real_samples(), LATENT_DIM)
 """
@@ -49,7 +48,7 @@ def define_discriminator(in_shape=IMAGE_SHAPE, augment=AUGMENT, spectral=False):
     model = keras.Sequential([keras.Input(shape=in_shape)] + augmenter, name="discriminator")
     for k in range(int(np.log2(in_shape[0] // 4))):
         model.add(layers.Conv2D(min(32 * 2**k, 256), 4, strides=2, padding="same",
-                                kernel_constraint=spectral_norm if spectral else None))
+                                kernel_constraint=SpectralNorm() if spectral else None))
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Flatten())
     model.add(layers.Dense(1, dtype="float32"))
@@ -58,12 +57,13 @@ def define_discriminator(in_shape=IMAGE_SHAPE, augment=AUGMENT, spectral=False):
     return model
 
 
-def spectral_norm(kernel):
+class SpectralNorm(keras.constraints.Constraint):
     """The kernel over its largest singular value, by 10 power iterations from one start: no state to keep."""
-    matrix, v = keras.ops.reshape(kernel, (-1, kernel.shape[-1])), keras.ops.ones((kernel.shape[-1], 1))
-    for _ in range(10):
-        v = keras.ops.normalize(keras.ops.matmul(keras.ops.transpose(matrix), keras.ops.matmul(matrix, v)), axis=0)
-    return kernel / keras.ops.norm(keras.ops.matmul(matrix, v))
+    def __call__(self, kernel):
+        matrix, v = keras.ops.reshape(kernel, (-1, kernel.shape[-1])), keras.ops.ones((kernel.shape[-1], 1))
+        for _ in range(10):
+            v = keras.ops.normalize(keras.ops.matmul(keras.ops.transpose(matrix), keras.ops.matmul(matrix, v)), axis=0)
+        return kernel / keras.ops.norm(keras.ops.matmul(matrix, v))
 
 
 # %% The generator: upsample, then a 3x3 convolution (Odena et al., "Deconvolution and Checkerboard Artifacts",

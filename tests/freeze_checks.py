@@ -403,7 +403,7 @@ def test_diffaugment_gan_updates_change_their_own_model_and_the_average_follows(
     discriminator's (whose augmentation draws new numbers). Neither touches the average, which update_average sets
     to the optimizer's moving average: the generator's weights after its first update, then lagging behind them.
     With --spectral-norm, the discriminator's update leaves each convolution's kernel spectrally normalized (its
-    largest singular value about 1: spectral_norm's estimate from 10 power iterations is within a few percent); the
+    largest singular value about 1: SpectralNorm's estimate from 10 power iterations is within a few percent); the
     generator's leaves it as it was (Keras' SpectralNormalization layer would rewrite it there too)."""
     script, g_model, d_model, gan_model, ema_model = diffaugment_gan_models(spectral=True)
     d_update = script.define_discriminator_update(g_model, d_model)
